@@ -1,0 +1,172 @@
+"""The build: load -> plan -> speak -> render -> export for one routine, skipped when up to date."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from . import __version__, pyttsx3_engine
+from .errors import RoutineError, Problem
+from .export import Tags, export, sweep_temporaries, write_atomically
+from .load import load, routine_id
+from .model import Narration, Routine, Voice
+from .plan import Timeline, phrases, plan
+from .render import render
+from .speak import SAMPLE_RATE, ClipCache, SpeechStats, cache_dir, clip_ms, speak
+
+OUTPUT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Options:
+    """Choices made on the command line; None keeps the routine's own default."""
+
+    verbosity: str | None = None
+    countdown: int | None = None
+    halfway: bool | None = None
+    hold_scale: float | None = None
+    engine: str | None = None
+    voice: str | None = None
+    rate: int | None = None
+
+    def narration(self, routine: Routine) -> Narration:
+        chosen = {k: v for k, v in asdict(self).items() if k in Narration.__dataclass_fields__ and v is not None}
+        return replace(routine.narration, **chosen)
+
+    def voice_for(self, routine: Routine) -> Voice:
+        chosen = {k: v for k, v in asdict(self).items() if k in Voice.__dataclass_fields__ and v is not None}
+        return replace(routine.voice, **chosen)
+
+
+@dataclass
+class BuildResult:
+    routine: Routine
+    mp3: Path
+    status: str
+    """'built' or 'up to date'."""
+    duration_ms: int
+    seconds: float
+    speech: SpeechStats | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def resolve(name: str, routines_dir: Path) -> Path:
+    """A routine argument: a path to a YAML file, or a name in the routines directory."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") or os.sep in name:
+        return candidate
+    path = routines_dir / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in routines_dir.glob("*.yaml"))) or "none"
+        raise RoutineError([Problem(str(path), 0, 0, f"expected a routine named {name!r}, found no such file (routines: {known})")])
+    return path
+
+
+def all_routines(routines_dir: Path) -> list[Path]:
+    return sorted(routines_dir.glob("*.yaml"))
+
+
+def variant_name(routine: Routine, narration: Narration, voice: Voice) -> str:
+    """Output file stem: the routine id, plus a tag for every setting that differs from its defaults.
+
+    Ids never contain '--', so 'sore-back--brief' cannot collide with another routine.
+    """
+    parts = []
+    defaults = routine.narration
+    if narration.verbosity != defaults.verbosity:
+        parts.append(narration.verbosity)
+    if narration.countdown != defaults.countdown:
+        parts.append(f"count{narration.countdown}")
+    if narration.halfway != defaults.halfway:
+        parts.append("halfway" if narration.halfway else "nohalfway")
+    if narration.hold_scale != defaults.hold_scale:
+        parts.append(f"x{narration.hold_scale:g}")
+    if voice.engine != routine.voice.engine:
+        parts.append(voice.engine)
+    if voice.voice != routine.voice.voice:
+        parts.append(routine_id(Path(voice.voice or "default")))
+    if voice.rate != routine.voice.rate:
+        parts.append(f"{voice.rate}wpm")
+    return "--".join([routine.id, *parts])
+
+
+def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
+    """Hash of every input of a build: when it is unchanged, the output is up to date."""
+    _, library = pyttsx3_engine.library()
+    inputs = {
+        "routine": hashlib.sha256(routine.path.read_bytes()).hexdigest(),
+        "narration": asdict(narration),
+        "voice": asdict(voice),
+        "library": library,
+        "format": OUTPUT_FORMAT_VERSION,
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def is_up_to_date(mp3: Path, sidecar: Path, key: str) -> bool:
+    try:
+        recorded = json.loads(sidecar.read_text())
+        return recorded.get("build_key") == key and mp3.stat().st_size == recorded.get("mp3_bytes")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def plan_routine(routine: Routine, narration: Narration, voice: Voice, cache: ClipCache, jobs: int = 1) -> tuple[Timeline, dict, SpeechStats]:
+    """Speak every phrase (from the cache where possible), then plan with the real clip lengths."""
+    clips, stats = speak(phrases(routine, narration), voice, cache, jobs)
+    timeline = plan(routine, lambda text: clip_ms(clips[text]), narration)
+    return timeline, clips, stats
+
+
+def build(
+    routine: Routine,
+    out_dir: Path,
+    options: Options = Options(),
+    cache: ClipCache | None = None,
+    jobs: int = 1,
+    force: bool = False,
+) -> BuildResult:
+    started = time.perf_counter()
+    narration, voice = options.narration(routine), options.voice_for(routine)
+    cache = cache or ClipCache(cache_dir())
+    name = variant_name(routine, narration, voice)
+    mp3, sidecar = out_dir / f"{name}.mp3", out_dir / f"{name}.json"
+    key = build_key(routine, narration, voice)
+    if not force and is_up_to_date(mp3, sidecar, key):
+        duration = json.loads(sidecar.read_text()).get("duration_ms", 0)
+        return BuildResult(routine, mp3, "up to date", duration, time.perf_counter() - started)
+
+    # Speak, then plan with the real clip lengths, then render and encode as one stream.
+    timeline, clips, stats = plan_routine(routine, narration, voice, cache, jobs)
+    tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(out_dir)
+    export(render(timeline, clips, SAMPLE_RATE), mp3, SAMPLE_RATE, tags)
+    record = {
+        "format": OUTPUT_FORMAT_VERSION,
+        "routine": routine.id,
+        "title": routine.title,
+        "build_key": key,
+        "mp3_bytes": mp3.stat().st_size,
+        "duration_ms": timeline.duration_ms,
+        "settings": {"narration": asdict(narration), "voice": asdict(voice)},
+        "notes": list(timeline.notes),
+        "chapters": [asdict(c) for c in timeline.chapters],
+        "events": timeline.to_json(),
+    }
+    write_atomically(sidecar, json.dumps(record, indent=1, ensure_ascii=False).encode())
+    return BuildResult(routine, mp3, "built", timeline.duration_ms, time.perf_counter() - started, stats, timeline.notes)
+
+
+def _comment(routine: Routine) -> str:
+    return "\n\n".join(part for part in (routine.summary, f"Source: {routine.source}" if routine.source else "") if part)
+
+
+def load_routine(name: str, routines_dir: Path) -> Routine:
+    return load(resolve(name, routines_dir))
+

@@ -1,0 +1,120 @@
+"""The routine model: what `load` produces and `plan` consumes. Frozen, validated, times in ms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VERBOSITIES = ("full", "brief", "minimal")
+COUNTDOWNS = (0, 3, 5)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """An extra line spoken during a hold, laid over its silence."""
+
+    at_ms: int
+    """When to speak, counted from the start of the hold."""
+    text: str
+    """What to say."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """One position of a flow (cat-cow: "round your back", "let it sink")."""
+
+    text: str
+    """What to say when moving into this position."""
+    hold_ms: int
+    """How long to stay there once the line has been said."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: held for a time, or a flow of moves; per side, for some reps."""
+
+    name: str
+    """Spoken when the exercise starts and in previews; the chapter title."""
+    steps: tuple[str, ...]
+    """How to get into position, one spoken line each."""
+    hold_ms: int
+    """How long each hold lasts, on each side."""
+    reps: int
+    """How many times the hold (or the whole flow) is done."""
+    rest_ms: int
+    """Rest after each rep, and after the exercise before the next one."""
+    sides: tuple[str, ...] = ()
+    """Side names ("right", "left"); empty when the exercise has no sides."""
+    switch_ms: int = 5000
+    """Gap between the two sides' holds, to change position."""
+    cues: tuple[Cue, ...] = ()
+    """Extra lines spoken at given times within each hold."""
+    flow: tuple[Move, ...] = ()
+    """If given, the exercise is this sequence of moves, repeated `reps` times, instead of a hold."""
+    line: int = 0
+    """Line of the exercise in its routine file, for messages."""
+
+
+@dataclass(frozen=True)
+class Narration:
+    """How much is said, and how holds are paced. Routine defaults, overridden on the command line."""
+
+    verbosity: str = "full"
+    """full: every step and cue; brief: steps only the first time; minimal: names, counts, chimes."""
+    countdown: int = 3
+    """Seconds counted down at the end of each hold: 0, 3 or 5."""
+    halfway: bool = True
+    """Whether "halfway" is said in the middle of each hold."""
+    hold_scale: float = 1.0
+    """Multiplies every hold and flow position (not rests), e.g. 1.5 for a slower session."""
+
+    def key(self) -> str:
+        """A short tag naming this variant, used in output file names ('' for the defaults)."""
+        parts = []
+        if self.verbosity != "full":
+            parts.append(self.verbosity)
+        if self.countdown != 3:
+            parts.append(f"count{self.countdown}")
+        if not self.halfway:
+            parts.append("nohalf")
+        if self.hold_scale != 1.0:
+            parts.append(f"x{self.hold_scale:g}")
+        return "-".join(parts)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Which engine speaks, with which voice and rate."""
+
+    engine: str = "pyttsx3"
+    """Speech engine name."""
+    voice: str = ""
+    """Engine voice id; '' for the engine's default English voice."""
+    rate: int = 160
+    """Speaking rate in words per minute."""
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A whole routine file."""
+
+    id: str
+    """Short name, from the file name; names the output files."""
+    path: Path
+    """Where the routine was read from."""
+    title: str
+    """Spoken at the start; the MP3 title."""
+    summary: str = ""
+    """One or two sentences about the session; MP3 comment and feed description."""
+    source: str = ""
+    """Where the exercises come from (attribution)."""
+    intro: tuple[str, ...] = ()
+    """Extra lines spoken after the safety note, before the first exercise."""
+    outro: tuple[str, ...] = ()
+    """Extra lines spoken at the end."""
+    exercises: tuple[Exercise, ...] = ()
+    """The exercises, in order."""
+    narration: Narration = field(default_factory=Narration)
+    """Narration settings from the routine's defaults."""
+    voice: Voice = field(default_factory=Voice)
+    """Voice settings from the routine's defaults."""

@@ -1,0 +1,342 @@
+"""Stage 2, plan: Routine -> Timeline, every cue, chime, hold and rest at an absolute ms. Pure.
+
+The planner needs to know how long each line of speech lasts; it is handed a function for
+that (the real one measures synthesized clips, tests pass a fake). Holds are never
+stretched: speech inside a hold is laid over its silence, and a cue that does not fit is
+dropped with a note. Rests and switches grow when their speech is longer, also with a note.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+from .chimes import CHIME_MS
+from .errors import Problem, RoutineError
+from .load import format_duration
+from .model import Exercise, Narration, Routine
+
+SpeechMeasure = Callable[[str], int]
+
+MAX_SESSION_MS = 3 * 3600_000
+
+LEAD_IN_MS = 600  # silence before the first word, so players don't clip it
+LINE_GAP_MS = 450  # between two spoken lines
+STEP_GAP_MS = 900  # after a setup step: time to move
+STRIKE_MS = 450  # after a chime starts, before speech may start
+PRE_HOLD_GAP_MS = 350  # after "hold for ..." ends, before the start chime
+CUE_GAP_MS = 250  # minimum silence between lines laid over a hold
+TAIL_MS = 1500  # silence after the final chime has rung out
+
+NUMBER_WORDS = {1: "One.", 2: "Two.", 3: "Three.", 4: "Four.", 5: "Five."}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the listener hears (speech, chime) or a span they live through (hold, rest)."""
+
+    start_ms: int
+    end_ms: int
+    kind: str
+    """speech, chime, hold, rest or switch."""
+    text: str = ""
+    """speech: the words; hold/rest/switch: what is happening."""
+    sound: str = ""
+    """chime: which one (hold_start, hold_end, next, end)."""
+
+    def to_json(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value != ""}
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A stretch of the session a listener can jump to: the intro, each exercise, the end."""
+
+    start_ms: int
+    end_ms: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The whole session, planned before any audio is rendered."""
+
+    title: str
+    duration_ms: int
+    events: tuple[Event, ...]
+    chapters: tuple[Chapter, ...]
+    notes: tuple[str, ...] = ()
+    """Where the plan grew or dropped a cue to keep speech from overlapping."""
+
+    def speech(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "speech"]
+
+    def to_json(self) -> list[dict]:
+        return [event.to_json() for event in self.events]
+
+
+def plan(routine: Routine, speech_ms: SpeechMeasure, narration: Narration | None = None) -> Timeline:
+    """Lay out the whole session on one absolute timeline."""
+    planner = _Planner(routine, narration or routine.narration, speech_ms)
+    timeline = planner.session()
+    if timeline.duration_ms > MAX_SESSION_MS:
+        raise RoutineError([Problem(
+            str(routine.path), 0, 0,
+            f"expected a session of at most {format_duration(MAX_SESSION_MS)}, "
+            f"found {format_duration(timeline.duration_ms)} once planned",
+        )])
+    return timeline
+
+
+def phrases(routine: Routine, narration: Narration | None = None) -> list[str]:
+    """Every line the session may speak, in order of first use, without duplicates."""
+    seen: dict[str, None] = {}
+
+    def record(text: str) -> int:
+        seen.setdefault(text, None)
+        return 1000
+
+    _Planner(routine, narration or routine.narration, record).session()
+    return list(seen)
+
+
+def format_time(ms: int) -> str:
+    """Clock time for scripts: 83456 -> '1:23.456'."""
+    minutes, rest = divmod(ms, 60_000)
+    return f"{minutes}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def script(timeline: Timeline) -> str:
+    """The plan as a readable, timestamped script of what the listener hears."""
+    lines = [f"{timeline.title} ({format_time(timeline.duration_ms)})", ""]
+    for event in timeline.events:
+        at = format_time(event.start_ms)
+        if event.kind == "speech":
+            lines.append(f"{at}  speak   {event.text}")
+        elif event.kind == "chime":
+            lines.append(f"{at}  chime   {event.sound.replace('_', ' ')}")
+        else:
+            length = format_duration(event.end_ms - event.start_ms)
+            lines.append(f"{at}  {event.kind:<7} {length}: {event.text}")
+    lines.append(f"{format_time(timeline.duration_ms)}  end")
+    for note in timeline.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def plan_json(timeline: Timeline) -> str:
+    return json.dumps(timeline.to_json(), indent=1, ensure_ascii=False)
+
+
+@dataclass
+class _Planner:
+    routine: Routine
+    narration: Narration
+    speech_ms: SpeechMeasure
+    t: int = 0
+    events: list[Event] = field(default_factory=list)
+    chapters: list[Chapter] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    explained: set[str] = field(default_factory=set)
+
+    @property
+    def full(self) -> bool:
+        return self.narration.verbosity == "full"
+
+    @property
+    def minimal(self) -> bool:
+        return self.narration.verbosity == "minimal"
+
+    # -- primitives --------------------------------------------------------------------
+
+    def say(self, text: str, gap_after: int = LINE_GAP_MS) -> None:
+        """Speak at the cursor; the cursor moves past the line and a gap."""
+        length = self.speech_ms(text)
+        self.events.append(Event(self.t, self.t + length, "speech", text=text))
+        self.t += length + gap_after
+
+    def say_all(self, lines: Iterable[str], gap_after: int = LINE_GAP_MS) -> None:
+        for line in lines:
+            self.say(line, gap_after)
+
+    def chime(self, sound: str, at: int | None = None) -> None:
+        start = self.t if at is None else at
+        self.events.append(Event(start, start + CHIME_MS[sound], "chime", sound=sound))
+
+    def gap(self, kind: str, length: int, lines: list[str], label: str) -> None:
+        """A rest or switch of `length` ms; its speech comes first and may make it grow."""
+        start = self.t
+        self.say_all(lines)
+        end = max(start + length, self.t)
+        if length and self.t > start + length:
+            self.notes.append(
+                f"{label}: the {kind} grew from {format_duration(length)} to "
+                f"{format_duration(end - start)} to fit its speech"
+            )
+        self.events.append(Event(start, end, kind, text=label))
+        self.t = end
+
+    # -- the session -------------------------------------------------------------------
+
+    def session(self) -> Timeline:
+        self.opening()
+        exercises = self.routine.exercises
+        for index, exercise in enumerate(exercises):
+            following = exercises[index + 1] if index + 1 < len(exercises) else None
+            self.exercise(index, exercise, following)
+        self.closing()
+        events = sorted(self.events, key=lambda e: (e.start_ms, e.end_ms))
+        duration = max(e.end_ms for e in events) + TAIL_MS
+        chapters = [
+            Chapter(c.start_ms, self.chapters[i + 1].start_ms if i + 1 < len(self.chapters) else duration, c.title)
+            for i, c in enumerate(self.chapters)
+        ]
+        return Timeline(self.routine.title, duration, tuple(events), tuple(chapters), tuple(self.notes))
+
+    def opening(self) -> None:
+        self.chapters.append(Chapter(0, 0, "Introduction"))
+        self.t = LEAD_IN_MS
+        self.say(f"{self.routine.title}.", gap_after=700)
+        # Every seed text gives this advice; it opens every session whatever the verbosity.
+        self.say("Before we start: move slowly, and stop at once if anything hurts.")
+        self.say("If your pain lasts, see a doctor or a physical therapist.", gap_after=700)
+        if not self.minimal:
+            self.say_all(self.routine.intro)
+        count = len(self.routine.exercises)
+        self.say(f"{count} exercises. Let's begin." if count > 1 else "One exercise. Let's begin.", gap_after=900)
+
+    def closing(self) -> None:
+        self.chapters.append(Chapter(self.t, 0, "Finish"))
+        self.chime("end")
+        self.t += STRIKE_MS + 400
+        self.say("That's the end of the session. Well done.")
+        if not self.minimal:
+            self.say_all(self.routine.outro)
+        # The end chime's tail and a little silence close the file.
+        self.t = max(self.t, max(e.end_ms for e in self.events))
+
+    def exercise(self, index: int, exercise: Exercise, following: Exercise | None) -> None:
+        count = len(self.routine.exercises)
+        self.chapters.append(Chapter(self.t, 0, exercise.name))
+        self.chime("next")
+        self.t += STRIKE_MS
+        heading = f"Exercise {index + 1} of {count}: {exercise.name}." if count > 1 else f"{exercise.name}."
+        self.say(heading, gap_after=700)
+        first_time = exercise.name not in self.explained
+        self.explained.add(exercise.name)
+        if self.full or (first_time and not self.minimal):
+            self.say_all(exercise.steps, gap_after=STEP_GAP_MS)
+
+        if exercise.flow:
+            self.flow(exercise)
+        else:
+            self.holds(exercise)
+
+        if following is not None:
+            lines = [] if self.minimal else ["Rest."]
+            self.gap("rest", exercise.rest_ms, lines + [f"Next: {following.name}."], f"rest before {following.name}")
+        else:
+            self.t += 600
+
+    def holds(self, exercise: Exercise) -> None:
+        sides = exercise.sides or (None,)
+        hold_ms = round(exercise.hold_ms * self.narration.hold_scale)
+        first = True
+        for rep in range(1, exercise.reps + 1):
+            for side_index, side in enumerate(sides):
+                lines = []
+                if exercise.reps > 1 and side_index == 0:
+                    lines.append(f"Rep {rep} of {exercise.reps}.")
+                if side:
+                    lines.append(f"{side.capitalize()} side.")
+                lines.append(f"Hold for {_spoken_duration(hold_ms)}." if first else "Hold.")
+                self.say_all(lines[:-1])
+                self.say(lines[-1], gap_after=PRE_HOLD_GAP_MS)
+                label = _label(exercise, side, rep)
+                self.hold(exercise, hold_ms, label)
+                first = False
+                if not self.minimal:
+                    self.say("Release.")
+                if side_index + 1 < len(sides):
+                    lines = [] if self.minimal else ["Switch sides."]
+                    self.gap("switch", exercise.switch_ms, lines, f"switch after {label}")
+            if rep < exercise.reps:
+                self.gap("rest", exercise.rest_ms, [] if self.minimal else ["Rest."], f"rest after {_label(exercise, None, rep)}")
+
+    def hold(self, exercise: Exercise, hold_ms: int, label: str) -> None:
+        """A hold from the start chime to the end chime, exactly `hold_ms`; cues ride on top."""
+        start, end = self.t, self.t + hold_ms
+        self.chime("hold_start", start)
+        self.events.append(Event(start, end, "hold", text=label))
+
+        taken: list[tuple[int, int]] = [(start, start + STRIKE_MS)]
+        countdown = self.narration.countdown
+        while countdown and end - countdown * 1000 < start + STRIKE_MS + 1000:
+            countdown -= 1  # a short hold gets a short count
+        for number in range(countdown, 0, -1):
+            self.overlay(NUMBER_WORDS[number], end - number * 1000, start, end, taken, label, must=True)
+        if not self.minimal:
+            scale = self.narration.hold_scale
+            for cue in exercise.cues:
+                self.overlay(cue.text, start + round(cue.at_ms * scale), start, end, taken, label, must=True)
+            if self.narration.halfway and hold_ms >= 10_000:
+                self.overlay("Halfway.", start + hold_ms // 2, start, end, taken, label, must=False)
+        self.chime("hold_end", end)
+        self.t = end + STRIKE_MS
+
+    def overlay(self, text: str, at: int, start: int, end: int, taken: list[tuple[int, int]], label: str, must: bool) -> None:
+        """Lay a line over a hold's silence at `at`, unless it would touch other speech."""
+        length = self.speech_ms(text)
+        span = (at, at + length)
+        fits = span[1] <= end - 100 and all(
+            span[1] + CUE_GAP_MS <= s or span[0] >= e + CUE_GAP_MS for s, e in taken
+        )
+        if not fits:
+            if must:
+                self.notes.append(f"{label}: dropped {text!r} at {format_duration(at - start)}: no room in the hold")
+            return
+        taken.append(span)
+        self.events.append(Event(span[0], span[1], "speech", text=text))
+
+    def flow(self, exercise: Exercise) -> None:
+        sides = exercise.sides or (None,)
+        scale = self.narration.hold_scale
+        for side_index, side in enumerate(sides):
+            if side:
+                self.say(f"{side.capitalize()} side.")
+            if not self.minimal and exercise.reps > 1:
+                self.say(f"{exercise.reps} rounds, moving with your breath.")
+            for cycle in range(1, exercise.reps + 1):
+                if exercise.reps > 1 and cycle == exercise.reps:
+                    self.say("Last round.", gap_after=300)
+                for move in exercise.flow:
+                    self.say(move.text, gap_after=0)
+                    hold = round(move.hold_ms * scale)
+                    self.events.append(Event(self.t, self.t + hold, "hold", text=f"{exercise.name}: {move.text}"))
+                    self.t += max(hold, LINE_GAP_MS)
+            if not self.minimal:
+                self.say("And relax.")
+            if side_index + 1 < len(sides):
+                self.gap("switch", exercise.switch_ms, [] if self.minimal else ["Switch sides."], f"switch in {exercise.name}")
+
+
+def _label(exercise: Exercise, side: str | None, rep: int) -> str:
+    parts = [exercise.name]
+    if side:
+        parts.append(f"{side} side")
+    if exercise.reps > 1:
+        parts.append(f"rep {rep} of {exercise.reps}")
+    return ", ".join(parts)
+
+
+def _spoken_duration(ms: int) -> str:
+    """30000 -> '30 seconds', 90000 -> '1 minute 30 seconds', as the narrator says it."""
+    seconds = round(ms / 1000)
+    minutes, seconds = divmod(seconds, 60)
+    parts = []
+    if minutes:
+        parts.append(f"{minutes} minute" + ("s" if minutes != 1 else ""))
+    if seconds or not minutes:
+        parts.append(f"{seconds} second" + ("s" if seconds != 1 else ""))
+    return " ".join(parts)

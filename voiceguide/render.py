@@ -1,0 +1,52 @@
+"""Stage 4, render: Timeline + clips -> PCM blocks in time order. The only place that mixes.
+
+The session is rendered as a stream of fixed-size blocks, each holding only the sounds that
+overlap it, so memory stays flat however long the session is and the encoder can start at once.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from .chimes import chime
+from .plan import Timeline
+
+BLOCK_MS = 5000
+
+
+def sounds(timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int) -> list[tuple[int, np.ndarray]]:
+    """(start sample, samples) of everything audible, sorted by start."""
+    placed = []
+    for event in timeline.events:
+        if event.kind == "speech":
+            placed.append((event.start_ms * sample_rate // 1000, clips[event.text]))
+        elif event.kind == "chime":
+            placed.append((event.start_ms * sample_rate // 1000, chime(event.sound, sample_rate)))
+    placed.sort(key=lambda item: item[0])
+    return placed
+
+
+def render(
+    timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int, block_ms: int = BLOCK_MS
+) -> Iterator[np.ndarray]:
+    """Yield the session as float32 blocks; sounds are added at their exact sample positions."""
+    placed = sounds(timeline, clips, sample_rate)
+    total = timeline.duration_ms * sample_rate // 1000
+    block = block_ms * sample_rate // 1000
+    upcoming = 0
+    active: list[tuple[int, np.ndarray]] = []
+    for block_start in range(0, total, block):
+        block_end = min(block_start + block, total)
+        while upcoming < len(placed) and placed[upcoming][0] < block_end:
+            active.append(placed[upcoming])
+            upcoming += 1
+        out = np.zeros(block_end - block_start, dtype=np.float32)
+        for start, samples in active:
+            lo = max(start, block_start)
+            hi = min(start + samples.size, block_end)
+            if hi > lo:
+                out[lo - block_start: hi - block_start] += samples[lo - start: hi - start]
+        active = [(s, x) for s, x in active if s + x.size > block_end]
+        yield np.clip(out, -1.0, 1.0)

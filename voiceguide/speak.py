@@ -1,0 +1,230 @@
+"""Stage 3, speak: unique phrases -> verified, cleaned clips, through a content-addressed cache.
+
+Each phrase is synthesized once per voice: the cache key covers everything that changes its
+sound (engine and library, voice, rate, text, clip format version). Entries are written to a
+temporary file and renamed, and read back with checks, so a torn entry is a miss, not a clip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import wave
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import pyttsx3_engine
+from .errors import SpeechError
+from .model import Voice
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 22050
+CLIP_FORMAT_VERSION = 1
+ATTEMPTS = 3
+SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count as silence
+EDGE_FADE_MS = 6
+
+
+def cache_dir() -> Path:
+    """$VOICEGUIDE_CACHE_DIR, else the user's cache directory."""
+    override = os.environ.get("VOICEGUIDE_CACHE_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "voiceguide"
+
+
+@dataclass(frozen=True)
+class SpeechStats:
+    """What one `speak` call did."""
+
+    phrases: int
+    synthesized: int
+    retries: int
+
+
+class ClipCache:
+    """Clips as 16-bit mono WAV files named by the hash of what made them."""
+
+    def __init__(self, root: Path):
+        self.root = root / "clips"
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.wav"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The cached clip as float32 samples, or None if missing or unreadable."""
+        try:
+            samples, rate = read_wav(self.path(key))
+        except (OSError, ValueError, EOFError, wave.Error):
+            return None
+        return samples if rate == SAMPLE_RATE and samples.size else None
+
+    def put(self, key: str, samples: np.ndarray) -> None:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".wav")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write_wav(f, samples, SAMPLE_RATE)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def clip_key(voice: Voice, engine_identity: str, text: str) -> str:
+    fields = {
+        "format": CLIP_FORMAT_VERSION, "engine": voice.engine, "library": engine_identity,
+        "voice": voice.voice or pyttsx3_engine.DEFAULT_VOICE, "rate": voice.rate, "text": text,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def speak(
+    texts: Iterable[str],
+    voice: Voice,
+    cache: ClipCache,
+    jobs: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, np.ndarray], SpeechStats]:
+    """Clips for every text, from the cache or synthesized (in `jobs` parallel workers)."""
+    if voice.engine != pyttsx3_engine.NAME:
+        raise SpeechError(f"unknown speech engine {voice.engine!r}: expected pyttsx3")
+    texts = list(dict.fromkeys(texts))
+    _, identity = pyttsx3_engine.library()
+    keys = {text: clip_key(voice, identity, text) for text in texts}
+    clips: dict[str, np.ndarray] = {}
+    missing = []
+    for text in texts:
+        clip = cache.get(keys[text])
+        if clip is None:
+            missing.append(text)
+        else:
+            clips[text] = clip
+    retries = 0
+    if missing:
+        synthesizer = _Synthesizer(voice)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(missing)))) as pool:
+                for text, clip, tries in pool.map(synthesizer.clip, missing):
+                    cache.put(keys[text], clip)
+                    clips[text] = clip
+                    retries += tries - 1
+                    if progress:
+                        progress(text)
+        finally:
+            synthesizer.close()
+    return clips, SpeechStats(len(texts), len(missing), retries)
+
+
+class _Synthesizer:
+    """Hands each thread its own worker process; verifies and retries every clip."""
+
+    def __init__(self, voice: Voice):
+        self.voice = voice
+        self.local = threading.local()
+        self.workers: list[pyttsx3_engine.Worker] = []
+        self.lock = threading.Lock()
+        self.tmp = tempfile.TemporaryDirectory(prefix="voiceguide-speak-")
+
+    def worker(self) -> pyttsx3_engine.Worker:
+        if not hasattr(self.local, "worker"):
+            self.local.worker = pyttsx3_engine.Worker(self.voice.voice, self.voice.rate)
+            with self.lock:
+                self.workers.append(self.local.worker)
+        return self.local.worker
+
+    def clip(self, text: str) -> tuple[str, np.ndarray, int]:
+        worker = self.worker()
+        problem = ""
+        for attempt in range(1, ATTEMPTS + 1):
+            path = Path(self.tmp.name) / f"{threading.get_ident()}-{attempt}.wav"
+            path.unlink(missing_ok=True)
+            try:
+                worker.synthesize(text, path)
+                samples, rate = read_wav(path)
+                problem = check_clip(samples, rate, text, self.voice.rate)
+            except SpeechError as error:
+                problem = str(error)
+            except (OSError, ValueError, EOFError, wave.Error) as error:
+                problem = f"unreadable clip ({error})"
+            if not problem:
+                return text, clean_clip(samples), attempt
+            log.info("retrying %r: %s", text, problem)
+            worker.stop()
+        raise SpeechError(f'{self.voice.engine} could not say "{text}" after {ATTEMPTS} tries: {problem}')
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.tmp.cleanup()
+
+
+def check_clip(samples: np.ndarray, rate: int, text: str, words_per_minute: int) -> str:
+    """Why a synthesized clip is unusable, or '' if it looks like the whole phrase."""
+    if rate != SAMPLE_RATE:
+        return f"expected {SAMPLE_RATE} Hz audio, found {rate} Hz"
+    if samples.size == 0:
+        return "empty clip"
+    peak = float(np.max(np.abs(samples)))
+    if peak < 0.01:
+        return "silent clip"
+    # A truncated clip is much shorter than the phrase needs: about six characters a word.
+    expected_s = len(text) / 6 / words_per_minute * 60
+    seconds = samples.size / rate
+    if seconds < 0.3 * expected_s or seconds < 0.1:
+        return f"clip too short ({seconds:.2f} s for about {expected_s:.1f} s of speech)"
+    if seconds > 4 * expected_s + 2:
+        return f"clip too long ({seconds:.2f} s for about {expected_s:.1f} s of speech)"
+    return ""
+
+
+def clean_clip(samples: np.ndarray) -> np.ndarray:
+    """Trim leading and trailing silence (so onsets are exact) and fade the edges (no clicks)."""
+    threshold = 10 ** (SILENCE_DBFS / 20)
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    samples = samples[loud[0]: loud[-1] + 1].astype(np.float32)
+    fade = min(EDGE_FADE_MS * SAMPLE_RATE // 1000, samples.size // 2)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        samples[:fade] *= ramp
+        samples[-fade:] *= ramp[::-1]
+    return samples
+
+
+def clip_ms(samples: np.ndarray) -> int:
+    return round(samples.size * 1000 / SAMPLE_RATE)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """A 16-bit mono WAV file as float32 samples; raises ValueError if it is truncated."""
+    with wave.open(str(path), "rb") as w:
+        if w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise ValueError("expected 16-bit mono")
+        frames = w.getnframes()
+        data = w.readframes(frames)
+        rate = w.getframerate()
+    if len(data) != frames * 2:
+        raise ValueError(f"truncated: header says {frames} frames, found {len(data) // 2}")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0, rate
+
+
+def write_wav(f, samples: np.ndarray, rate: int) -> None:
+    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
+    with wave.open(f, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
