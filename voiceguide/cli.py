@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import VoiceguideError
+from .errors import RoutineError, VoiceguideError
 
 ROUTINES_DIR = Path("routines")
 
@@ -26,9 +26,12 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except RoutineError as error:
+            for problem in error.problems:  # already "file:line:col: ..."
+                click.echo(str(problem), err=True)
+            ctx.exit(1)
         except VoiceguideError as error:
-            for line in str(error).splitlines():
-                click.echo(f"error: {line}", err=True)
+            click.echo(f"error: {error}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

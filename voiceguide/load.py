@@ -108,7 +108,7 @@ def load(path: Path | str, display_path: str | None = None) -> Routine:
     reader = _RoutineReader(display_path or str(path))
     routine = reader.read(path)
     if reader.problems:
-        raise RoutineError(reader.problems)
+        raise RoutineError(sorted(reader.problems, key=lambda p: (p.line, p.column)))
     assert routine is not None
     return routine
 
