@@ -197,3 +197,7 @@ def _clock(ms: int) -> str:
 
 def main() -> None:
     cli(prog_name="voiceguide")
+
+
+if __name__ == "__main__":
+    main()

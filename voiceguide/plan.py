@@ -280,7 +280,7 @@ class _Planner:
             scale = self.narration.hold_scale
             for cue in exercise.cues:
                 self.overlay(cue.text, start + round(cue.at_ms * scale), start, end, taken, label, must=True)
-            if self.narration.halfway and hold_ms >= 10_000:
+            if self.narration.halfway and hold_ms >= 15_000:
                 self.overlay("Halfway.", start + hold_ms // 2, start, end, taken, label, must=False)
         self.chime("hold_end", end)
         self.t = end + STRIKE_MS
