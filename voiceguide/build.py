@@ -16,7 +16,7 @@ from .load import load, routine_id
 from .model import Narration, Routine, Voice
 from .plan import Timeline, phrases, plan
 from .render import render
-from .speak import SAMPLE_RATE, ClipCache, SpeechStats, cache_dir, clip_ms, speak
+from .speak import CLIP_RECIPE, SAMPLE_RATE, ClipCache, SpeechStats, cache_dir, clip_ms, speak
 
 OUTPUT_FORMAT_VERSION = 1
 
@@ -103,6 +103,7 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
         "voice": asdict(voice),
         "library": library,
         "format": OUTPUT_FORMAT_VERSION,
+        "clips": CLIP_RECIPE,
         "version": __version__,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
@@ -114,6 +115,21 @@ def is_up_to_date(mp3: Path, sidecar: Path, key: str) -> bool:
         return recorded.get("build_key") == key and mp3.stat().st_size == recorded.get("mp3_bytes")
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def up_to_date(routine: Routine, out_dir: Path, options: Options = Options()) -> BuildResult | None:
+    """The result of building `routine` if its outputs already match its inputs, else None.
+
+    Cheap (hashes and stats, no speech engine, no ffmpeg), so a batch can skip whole sessions.
+    """
+    started = time.perf_counter()
+    narration, voice = options.narration(routine), options.voice_for(routine)
+    name = variant_name(routine, narration, voice)
+    mp3, sidecar = out_dir / f"{name}.mp3", out_dir / f"{name}.json"
+    if not is_up_to_date(mp3, sidecar, build_key(routine, narration, voice)):
+        return None
+    duration = json.loads(sidecar.read_text()).get("duration_ms", 0)
+    return BuildResult(routine, mp3, "up to date", duration, time.perf_counter() - started)
 
 
 def plan_routine(routine: Routine, narration: Narration, voice: Voice, cache: ClipCache, jobs: int = 1) -> tuple[Timeline, dict, SpeechStats]:
@@ -137,9 +153,8 @@ def build(
     name = variant_name(routine, narration, voice)
     mp3, sidecar = out_dir / f"{name}.mp3", out_dir / f"{name}.json"
     key = build_key(routine, narration, voice)
-    if not force and is_up_to_date(mp3, sidecar, key):
-        duration = json.loads(sidecar.read_text()).get("duration_ms", 0)
-        return BuildResult(routine, mp3, "up to date", duration, time.perf_counter() - started)
+    if not force and (current := up_to_date(routine, out_dir, options)):
+        return current
 
     # Speak, then plan with the real clip lengths, then render and encode as one stream.
     timeline, clips, stats = plan_routine(routine, narration, voice, cache, jobs)

@@ -16,6 +16,7 @@ import selectors
 import subprocess
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import SpeechError
@@ -26,6 +27,7 @@ DEFAULT_VOICE = "gmw/en-us"
 STARTUP_TIMEOUT_S = 30.0
 
 
+@lru_cache(maxsize=None)  # find_library runs ldconfig and gcc: tens of ms, asked for per session
 def library() -> tuple[str, str]:
     """Which eSpeak NG library the workers load: (path or soname, identity for cache keys).
 
@@ -73,7 +75,8 @@ class Worker:
             raise SpeechError(f"pyttsx3 could not start: {reply.get('error', 'no answer from the engine')}")
 
     def synthesize(self, text: str, path: Path) -> None:
-        """Say `text` into the WAV file `path`; raise SpeechError if the engine fails or hangs."""
+        """Say `text` into the WAV file `path`, checked and cleaned by `speak.finish_clip`;
+        raise SpeechError if the engine fails, hangs or makes a bad clip."""
         if self.process is None or self.process.poll() is not None:
             self.start()
         assert self.process and self.process.stdin
@@ -175,16 +178,22 @@ def _worker_main(voice: str, rate: int) -> None:
         protocol.write(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"}) + "\n")
         return
     protocol.write(json.dumps({"ok": True}) + "\n")
+    from .speak import finish_clip
+
     for line in sys.stdin:
         request = json.loads(line)
         path = Path(request["path"])
+        raw = path.with_suffix(".raw.wav")
         try:
-            engine.save_to_file(request["text"], str(path))
+            engine.save_to_file(request["text"], str(raw))
             engine.runAndWait()
-            _wait_complete(path, time.monotonic() + 2.0)
-            reply = {"ok": True}
+            _wait_complete(raw, time.monotonic() + 2.0)
+            problem = finish_clip(raw, path, request["text"], rate)
+            reply = {"ok": not problem, "error": problem}
         except Exception as error:
             reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        finally:
+            raw.unlink(missing_ok=True)
         protocol.write(json.dumps(reply) + "\n")
 
 

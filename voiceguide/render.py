@@ -11,6 +11,7 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from .chimes import chime
+from .loudness import CEILING_DBTP, limiter_gain
 from .plan import Timeline
 
 BLOCK_MS = 5000
@@ -35,18 +36,29 @@ def render(
     placed = sounds(timeline, clips, sample_rate)
     total = timeline.duration_ms * sample_rate // 1000
     block = block_ms * sample_rate // 1000
+    # Each block is mixed with a margin on both sides, so the limiter sees the same
+    # neighbourhood of every sample as it would in one pass over the whole session.
+    margin = int(0.02 * sample_rate)
+    trigger = 10 ** (CEILING_DBTP / 20)  # lines alone are already under the ceiling
     upcoming = 0
     active: list[tuple[int, np.ndarray]] = []
     for block_start in range(0, total, block):
         block_end = min(block_start + block, total)
-        while upcoming < len(placed) and placed[upcoming][0] < block_end:
+        while upcoming < len(placed) and placed[upcoming][0] < block_end + margin:
             active.append(placed[upcoming])
             upcoming += 1
-        out = np.zeros(block_end - block_start, dtype=np.float32)
-        for start, samples in active:
-            lo = max(start, block_start)
-            hi = min(start + samples.size, block_end)
-            if hi > lo:
-                out[lo - block_start: hi - block_start] += samples[lo - start: hi - start]
-        active = [(s, x) for s, x in active if s + x.size > block_end]
-        yield np.clip(out, -1.0, 1.0)
+        out = _mix(active, block_start - margin, block_end + margin)
+        if np.abs(out).max(initial=0.0) > trigger:  # a chime's tail under a word
+            out *= limiter_gain(out, sample_rate)
+        active = [(s, x) for s, x in active if s + x.size > block_end - margin]
+        yield out[margin: margin + block_end - block_start]
+
+
+def _mix(active: list[tuple[int, np.ndarray]], lo: int, hi: int) -> np.ndarray:
+    """Sum of the sounds over samples [lo, hi)."""
+    out = np.zeros(hi - lo, dtype=np.float32)
+    for start, samples in active:
+        a, b = max(start, lo), min(start + samples.size, hi)
+        if b > a:
+            out[a - lo: b - lo] += samples[a - start: b - start]
+    return out

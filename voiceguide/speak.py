@@ -21,14 +21,14 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import pyttsx3_engine
+from . import loudness, pyttsx3_engine
 from .errors import SpeechError
 from .model import Voice
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
-CLIP_FORMAT_VERSION = 1
+CLIP_FORMAT_VERSION = 3  # 3: trimmed, loudness-normalized, true-peak limited
 ATTEMPTS = 3
 SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count as silence
 EDGE_FADE_MS = 6
@@ -84,9 +84,13 @@ class ClipCache:
             raise
 
 
+# Everything about how clips are made besides their voice and text; part of every cache key.
+CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": loudness.SPEECH_LUFS, "ceiling": loudness.CEILING_DBTP}
+
+
 def clip_key(voice: Voice, engine_identity: str, text: str) -> str:
     fields = {
-        "format": CLIP_FORMAT_VERSION, "engine": voice.engine, "library": engine_identity,
+        **CLIP_RECIPE, "engine": voice.engine, "library": engine_identity,
         "voice": voice.voice or pyttsx3_engine.DEFAULT_VOICE, "rate": voice.rate, "text": text,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
@@ -161,7 +165,7 @@ class _Synthesizer:
             except (OSError, ValueError, EOFError, wave.Error) as error:
                 problem = f"unreadable clip ({error})"
             if not problem:
-                return text, clean_clip(samples), attempt
+                return text, samples, attempt
             log.info("retrying %r: %s", text, problem)
             worker.stop()
         raise SpeechError(f'{self.voice.engine} could not say "{text}" after {ATTEMPTS} tries: {problem}')
@@ -191,11 +195,29 @@ def check_clip(samples: np.ndarray, rate: int, text: str, words_per_minute: int)
     return ""
 
 
+def finish_clip(raw: Path, out: Path, text: str, words_per_minute: int) -> str:
+    """Check a freshly synthesized clip and write its cleaned version to `out`.
+
+    Runs inside the speech worker processes, so the cleaning is spread over the cores.
+    Returns why the clip is unusable, or '' when `out` was written.
+    """
+    try:
+        samples, rate = read_wav(raw)
+    except (OSError, ValueError, EOFError, wave.Error) as error:
+        return f"unreadable clip ({error})"
+    problem = check_clip(samples, rate, text, words_per_minute)
+    if not problem:
+        with open(out, "wb") as f:
+            write_wav(f, clean_clip(samples), SAMPLE_RATE)
+    return problem
+
+
 def clean_clip(samples: np.ndarray) -> np.ndarray:
-    """Trim leading and trailing silence (so onsets are exact) and fade the edges (no clicks)."""
+    """Trim leading and trailing silence (so onsets are exact), bring the clip to the target
+    loudness under the true-peak ceiling, and fade the edges (no clicks)."""
     threshold = 10 ** (SILENCE_DBFS / 20)
     loud = np.flatnonzero(np.abs(samples) > threshold)
-    samples = samples[loud[0]: loud[-1] + 1].astype(np.float32)
+    samples = loudness.normalize(samples[loud[0]: loud[-1] + 1], SAMPLE_RATE)
     fade = min(EDGE_FADE_MS * SAMPLE_RATE // 1000, samples.size // 2)
     if fade:
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
