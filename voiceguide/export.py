@@ -1,4 +1,4 @@
-"""Stage 5, export: PCM blocks -> MP3 with ID3 tags, written atomically.
+"""Stage 5, export: PCM blocks -> MP3 with ID3 tags, chapters and cover, written atomically.
 
 The encoder reads the rendered blocks as they come. The MP3 is written to a temporary file
 beside its final name, tagged, flushed to disk and only then renamed over the old file, so a
@@ -12,12 +12,13 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from . import tools
 from .errors import OutputError, ToolError
+from .plan import Chapter
 
 BITRATE = "64k"  # mono speech: clear at 64 kbps CBR, about 0.5 MB a minute
 
@@ -72,8 +73,15 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise OutputError(f"{path}: cannot write: {error.strerror}") from None
 
 
-def export(blocks: Iterable[np.ndarray], path: Path, sample_rate: int, tags: Tags) -> None:
-    """Encode the blocks to `path` as a mono CBR MP3 with tags, atomically."""
+def export(
+    blocks: Iterable[np.ndarray],
+    path: Path,
+    sample_rate: int,
+    tags: Tags,
+    chapters: Sequence[Chapter] = (),
+    cover: bytes | None = None,
+) -> None:
+    """Encode the blocks to `path` as a mono CBR MP3 with tags, chapters and cover, atomically."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_path(path)
@@ -81,7 +89,7 @@ def export(blocks: Iterable[np.ndarray], path: Path, sample_rate: int, tags: Tag
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
     try:
         _encode(blocks, tmp, sample_rate)
-        _tag(tmp, tags)
+        write_tags(tmp, tags, chapters, cover)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -89,6 +97,60 @@ def export(blocks: Iterable[np.ndarray], path: Path, sample_rate: int, tags: Tag
         raise OutputError(f"{path}: cannot write: {error.strerror}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_tags(path: Path, tags: Tags, chapters: Sequence[Chapter], cover: bytes | None) -> None:
+    """ID3v2.3 (read by every player): text tags, a comment, cover art, and chapters as CHAP
+    frames listed by a CTOC, in time order."""
+    from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, CTOCFlags
+
+    id3 = ID3()
+    id3.add(TIT2(encoding=3, text=tags.title))
+    id3.add(TPE1(encoding=3, text=tags.artist))
+    id3.add(TPE2(encoding=3, text=tags.artist))
+    id3.add(TALB(encoding=3, text=tags.album))
+    id3.add(TCON(encoding=3, text=tags.genre))
+    if tags.year:
+        id3.add(TDRC(encoding=3, text=tags.year))
+    if tags.comment:
+        id3.add(COMM(encoding=3, lang="eng", desc="", text=tags.comment))
+    if cover:
+        id3.add(APIC(encoding=3, mime="image/png", type=3, desc="Cover", data=cover))
+    ids = [f"ch{index:03d}" for index in range(len(chapters))]
+    if chapters:
+        id3.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
+                     sub_frames=[TIT2(encoding=3, text="Chapters")]))
+    for element_id, chapter in zip(ids, chapters):
+        id3.add(CHAP(element_id=element_id, start_time=chapter.start_ms, end_time=chapter.end_ms,
+                     start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF, sub_frames=[TIT2(encoding=3, text=chapter.title)]))
+    id3.save(path, v2_version=3)
+    _put_chapters_in_time_order(path)
+
+
+def _put_chapters_in_time_order(path: Path) -> None:
+    """mutagen writes frames sorted by size, but ffmpeg (and so ffprobe and some players)
+    list CHAP frames in file order. Reorder them by start time, in place: same bytes, same size."""
+    with open(path, "rb+") as f:
+        header = f.read(10)
+        if header[:3] != b"ID3" or header[3] != 3 or header[5] & 0x80:  # v2.3, not unsynchronised
+            return
+        size = sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(header[6:10]))
+        body = f.read(size)
+        frames, position = [], 0
+        while position + 10 <= len(body) and body[position:position + 4].strip(b"\0"):
+            length = int.from_bytes(body[position + 4: position + 8], "big")
+            frames.append(body[position: position + 10 + length])
+            position += 10 + length
+        chapters = [frame for frame in frames if frame[:4] == b"CHAP"]
+
+        def start_time(frame: bytes) -> int:
+            id_end = frame.index(b"\0", 10)
+            return int.from_bytes(frame[id_end + 1: id_end + 5], "big")
+
+        ordered = iter(sorted(chapters, key=start_time))
+        frames = [next(ordered) if frame[:4] == b"CHAP" else frame for frame in frames]
+        f.seek(10)
+        f.write(b"".join(frames))
 
 
 def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int) -> None:
@@ -122,18 +184,3 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int) -> None:
 
 def to_pcm16(block: np.ndarray) -> bytes:
     return np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2").tobytes()
-
-
-def _tag(path: Path, tags: Tags) -> None:
-    from mutagen.id3 import COMM, ID3, TALB, TCON, TDRC, TIT2, TPE1
-
-    id3 = ID3()
-    id3.add(TIT2(encoding=3, text=tags.title))
-    id3.add(TPE1(encoding=3, text=tags.artist))
-    id3.add(TALB(encoding=3, text=tags.album))
-    id3.add(TCON(encoding=3, text=tags.genre))
-    if tags.year:
-        id3.add(TDRC(encoding=3, text=tags.year))
-    if tags.comment:
-        id3.add(COMM(encoding=3, lang="eng", desc="", text=tags.comment))
-    id3.save(path, v2_version=3)

@@ -53,7 +53,7 @@ class Onset:
         return self.measured_ms - self.planned_ms
 
 
-def onsets(mp3: Path, timeline, clips, sample_rate: int, search_ms: int = 250) -> list[Onset]:
+def onsets(mp3: Path, timeline, clips, sample_rate: int, chimes: str = "soft", search_ms: int = 250) -> list[Onset]:
     """Measured start of every speech line and chime of the plan in the decoded MP3."""
     from .chimes import chime
 
@@ -63,7 +63,7 @@ def onsets(mp3: Path, timeline, clips, sample_rate: int, search_ms: int = 250) -
         if event.kind == "speech":
             sound, label = clips[event.text], event.text
         elif event.kind == "chime":
-            sound, label = chime(event.sound, sample_rate), event.sound
+            sound, label = chime(event.sound, sample_rate, chimes), event.sound
         else:
             continue
         at = locate(sound, audio, event.start_ms * sample_rate // 1000, search_ms * sample_rate // 1000)

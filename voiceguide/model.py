@@ -7,6 +7,7 @@ from pathlib import Path
 
 VERBOSITIES = ("full", "brief", "minimal")
 COUNTDOWNS = (0, 3, 5)
+CHIME_STYLES = ("soft", "bright", "none")
 
 
 @dataclass(frozen=True)
@@ -67,19 +68,8 @@ class Narration:
     """Whether "halfway" is said in the middle of each hold."""
     hold_scale: float = 1.0
     """Multiplies every hold and flow position (not rests), e.g. 1.5 for a slower session."""
-
-    def key(self) -> str:
-        """A short tag naming this variant, used in output file names ('' for the defaults)."""
-        parts = []
-        if self.verbosity != "full":
-            parts.append(self.verbosity)
-        if self.countdown != 3:
-            parts.append(f"count{self.countdown}")
-        if not self.halfway:
-            parts.append("nohalf")
-        if self.hold_scale != 1.0:
-            parts.append(f"x{self.hold_scale:g}")
-        return "-".join(parts)
+    chimes: str = "soft"
+    """Chime sound: soft, bright or none (the timing stays the same)."""
 
 
 @dataclass(frozen=True)

@@ -17,23 +17,25 @@ from .plan import Timeline
 BLOCK_MS = 5000
 
 
-def sounds(timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int) -> list[tuple[int, np.ndarray]]:
+def sounds(timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int, chimes: str) -> list[tuple[int, np.ndarray]]:
     """(start sample, samples) of everything audible, sorted by start."""
     placed = []
     for event in timeline.events:
         if event.kind == "speech":
             placed.append((event.start_ms * sample_rate // 1000, clips[event.text]))
         elif event.kind == "chime":
-            placed.append((event.start_ms * sample_rate // 1000, chime(event.sound, sample_rate)))
+            if chimes != "none":
+                placed.append((event.start_ms * sample_rate // 1000, chime(event.sound, sample_rate, chimes)))
     placed.sort(key=lambda item: item[0])
     return placed
 
 
 def render(
-    timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int, block_ms: int = BLOCK_MS
+    timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int, chimes: str = "soft",
+    block_ms: int = BLOCK_MS,
 ) -> Iterator[np.ndarray]:
     """Yield the session as float32 blocks; sounds are added at their exact sample positions."""
-    placed = sounds(timeline, clips, sample_rate)
+    placed = sounds(timeline, clips, sample_rate, chimes)
     total = timeline.duration_ms * sample_rate // 1000
     block = block_ms * sample_rate // 1000
     # Each block is mixed with a margin on both sides, so the limiter sees the same
