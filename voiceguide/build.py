@@ -11,14 +11,16 @@ from pathlib import Path
 
 from . import __version__, pyttsx3_engine
 from .errors import RoutineError, Problem
-from .export import Tags, export, sweep_temporaries, write_atomically
+from .cover import cover_png
+from .export import Tags, ensure_dir, export, sweep_temporaries, write_atomically
 from .load import load, routine_id
 from .model import Narration, Routine, Voice
 from .plan import Timeline, phrases, plan
 from .render import render
+from .sidecars import chapters_json, transcript_vtt
 from .speak import CLIP_RECIPE, SAMPLE_RATE, ClipCache, SpeechStats, cache_dir, clip_ms, speak
 
-OUTPUT_FORMAT_VERSION = 1
+OUTPUT_FORMAT_VERSION = 2  # 2: mutagen tags, chapters, cover, sidecars
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Options:
     countdown: int | None = None
     halfway: bool | None = None
     hold_scale: float | None = None
+    chimes: str | None = None
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
@@ -85,6 +88,8 @@ def variant_name(routine: Routine, narration: Narration, voice: Voice) -> str:
         parts.append("halfway" if narration.halfway else "nohalfway")
     if narration.hold_scale != defaults.hold_scale:
         parts.append(f"x{narration.hold_scale:g}")
+    if narration.chimes != defaults.chimes:
+        parts.append(f"{narration.chimes}chimes")
     if voice.engine != routine.voice.engine:
         parts.append(voice.engine)
     if voice.voice != routine.voice.voice:
@@ -112,7 +117,11 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
 def is_up_to_date(mp3: Path, sidecar: Path, key: str) -> bool:
     try:
         recorded = json.loads(sidecar.read_text())
-        return recorded.get("build_key") == key and mp3.stat().st_size == recorded.get("mp3_bytes")
+        return (
+            recorded.get("build_key") == key
+            and mp3.stat().st_size == recorded.get("mp3_bytes")
+            and all((sidecar.parent / name).exists() for name in recorded.get("files", {}).values())
+        )
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -158,17 +167,27 @@ def build(
 
     # Speak, then plan with the real clip lengths, then render and encode as one stream.
     timeline, clips, stats = plan_routine(routine, narration, voice, cache, jobs)
-    tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out_dir)
     sweep_temporaries(out_dir)
-    export(render(timeline, clips, SAMPLE_RATE), mp3, SAMPLE_RATE, tags)
+    files = outputs(out_dir, name)
+    cover = cover_png(routine.title, f"{_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
+    # Sidecars first and the plan record last: a matching record means every file is complete.
+    write_atomically(files["cover"], cover)
+    write_atomically(files["vtt"], transcript_vtt(timeline).encode())
+    write_atomically(files["chapters"], chapters_json(timeline).encode())
+    tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
+    blocks = render(timeline, clips, SAMPLE_RATE, narration.chimes)
+    export(blocks, mp3, SAMPLE_RATE, tags, timeline.chapters, cover)
     record = {
         "format": OUTPUT_FORMAT_VERSION,
         "routine": routine.id,
         "title": routine.title,
+        "summary": routine.summary,
+        "source": routine.source,
         "build_key": key,
         "mp3_bytes": mp3.stat().st_size,
         "duration_ms": timeline.duration_ms,
+        "files": {kind: path.name for kind, path in files.items()},
         "settings": {"narration": asdict(narration), "voice": asdict(voice)},
         "notes": list(timeline.notes),
         "chapters": [asdict(c) for c in timeline.chapters],
@@ -176,6 +195,22 @@ def build(
     }
     write_atomically(sidecar, json.dumps(record, indent=1, ensure_ascii=False).encode())
     return BuildResult(routine, mp3, "built", timeline.duration_ms, time.perf_counter() - started, stats, timeline.notes)
+
+
+def outputs(out_dir: Path, name: str) -> dict[str, Path]:
+    """Every file one session writes, by kind."""
+    return {
+        "mp3": out_dir / f"{name}.mp3",
+        "cover": out_dir / f"{name}.png",
+        "vtt": out_dir / f"{name}.vtt",
+        "chapters": out_dir / f"{name}.chapters.json",
+        "plan": out_dir / f"{name}.json",
+    }
+
+
+def _clock(ms: int) -> str:
+    seconds = round(ms / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _comment(routine: Routine) -> str:

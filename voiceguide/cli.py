@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
+import threading
 from pathlib import Path
 
 import click
@@ -46,7 +46,9 @@ def cli() -> None:
     \b
     Examples:
       voiceguide build sore-back         # out/sore-back.mp3
+      voiceguide build --all             # every routine, and out/playlist.m3u
       voiceguide plan sore-back          # what is said, and when
+      voiceguide new evening-stretch     # a starter routine to edit
       voiceguide list                    # routines and their lengths
       voiceguide check                   # routines, speech engine and ffmpeg
     """
@@ -59,6 +61,7 @@ def narration_options(command):
         click.option("--countdown", type=click.Choice(["0", "3", "5"]), help="Seconds counted down at the end of each hold."),
         click.option("--halfway/--no-halfway", default=None, help="Say 'halfway' in the middle of holds."),
         click.option("--hold-scale", type=click.FloatRange(0.25, 4.0), help="Multiply every hold, e.g. 1.5."),
+        click.option("--chimes", type=click.Choice(["soft", "bright", "none"]), help="Chime sound (default soft)."),
         click.option("--voice", help="Voice id of the engine (see 'voiceguide voices')."),
         click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate in words per minute (default 160)."),
         click.option("--engine", type=click.Choice(["pyttsx3"]), help="Speech engine."),
@@ -69,12 +72,12 @@ def narration_options(command):
     return command
 
 
-def _options(verbosity, countdown, halfway, hold_scale, voice, rate, engine):
+def _options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, engine):
     from .build import Options
 
     return Options(
         verbosity=verbosity, countdown=int(countdown) if countdown else None, halfway=halfway,
-        hold_scale=hold_scale, voice=voice, rate=rate, engine=engine,
+        hold_scale=hold_scale, chimes=chimes, voice=voice, rate=rate, engine=engine,
     )
 
 
@@ -83,13 +86,15 @@ def _options(verbosity, countdown, halfway, hold_scale, voice, rate, engine):
 @click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=_jobs_default, help="Parallel speech workers (default: CPU cores).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=_jobs_default, help="Parallel speech and encoding workers (default: CPU cores).")
 @narration_options
 def build(routines, build_all, out_dir, force, jobs, routines_dir, **narration):
     """Build narrated MP3 sessions from routines.
 
     ROUTINES are names in the routines directory (sore-back) or paths to YAML files.
-    Every routine is checked before anything is synthesized or written.
+    Every routine is checked before anything is synthesized or written. Sessions that are
+    up to date are skipped; one that fails does not stop the others (exit code 1).
+    With --all, OUT/playlist.m3u lists every session.
 
     \b
     Examples:
@@ -97,7 +102,8 @@ def build(routines, build_all, out_dir, force, jobs, routines_dir, **narration):
       voiceguide build --all --out public/
       voiceguide build sore-back --verbosity brief --hold-scale 1.5
     """
-    from .build import all_routines, build as build_routine, resolve
+    from .batch import build_batch
+    from .build import all_routines, resolve
     from .load import load_all
 
     if build_all:
@@ -109,19 +115,72 @@ def build(routines, build_all, out_dir, force, jobs, routines_dir, **narration):
     else:
         raise click.UsageError("name a routine (e.g. 'voiceguide build sore-back') or use --all")
     loaded = load_all(paths)  # every routine is checked before any work starts
-    options = _options(**narration)
-    started = time.perf_counter()
-    counts = {"built": 0, "up to date": 0}
-    for routine in loaded:
-        result = build_routine(routine, out_dir, options, jobs=jobs, force=force)
-        counts[result.status] += 1
-        for note in result.notes:
-            click.echo(f"note: {routine.id}: {note}", err=True)
-        detail = f"{_clock(result.duration_ms)}"
-        if result.speech:
-            detail += f", {result.speech.synthesized} of {result.speech.phrases} phrases synthesized"
-        click.echo(f"{result.status}: {result.mp3} ({detail}) in {result.seconds:.1f} s")
-    click.echo(f"{counts['built']} built, {counts['up to date']} up to date in {time.perf_counter() - started:.1f} s")
+    progress = _Progress(live=sys.stdout.isatty())
+    try:
+        result = build_batch(
+            loaded, out_dir, _options(**narration), jobs=jobs, force=force, playlist=build_all, progress=progress
+        )
+    finally:
+        progress.close()
+    if result.playlist:
+        count = len(result.results)
+        click.echo(f"playlist: {result.playlist} ({count} session{'' if count == 1 else 's'})")
+    _report_failures(result.failures)
+    if result.playlist_error:
+        click.echo(f"failed: playlist: {result.playlist_error}", err=True)
+    click.echo(result.summary())
+    if result.failures or result.playlist_error:
+        sys.exit(1)
+
+
+class _Progress:
+    """Batch progress: a line redrawn in place on a terminal, plain log lines otherwise."""
+
+    def __init__(self, live: bool):
+        self.live = live
+        self.status = None
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        if live:  # keep the clock moving while long sessions encode
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def __call__(self, what, status, session) -> None:
+        with self.lock:
+            self.status = status
+            self._erase()
+            if what in ("built", "up to date"):
+                took = f" in {session.seconds:.1f} s" if what == "built" else ""
+                click.echo(f"{what}: {session.mp3} ({_clock(session.duration_ms)}){took}")
+                for note in session.notes:
+                    click.echo(f"note: {session.routine.id}: {note}", err=True)
+            elif what == "spoken" and not self.live:
+                click.echo(f"speech: {status.phrases} phrases, {status.synthesized} synthesized, in {status.seconds:.1f} s")
+            self._draw()
+
+    def _draw(self) -> None:
+        if self.live and self.status and not self.closed.is_set():
+            s = self.status
+            click.echo(f"\r[{s.done}/{s.sessions} sessions] {s.synthesized} phrases synthesized, {s.seconds:.0f} s\x1b[K", nl=False)
+
+    def _erase(self) -> None:
+        if self.live:
+            click.echo("\r\x1b[K", nl=False)
+
+    def _tick(self) -> None:
+        while not self.closed.wait(0.5):
+            with self.lock:
+                self._draw()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed.set()
+            self._erase()
+
+
+def _report_failures(failures) -> None:
+    for failure in failures:
+        message = failure.message.replace("\n", "\n    ")
+        click.echo(f"failed: {failure.routine.id}: {message}", err=True)
 
 
 @cli.command()
@@ -155,19 +214,44 @@ def list_routines(routines_dir):
     Example:
       voiceguide list
     """
-    from .build import Options, all_routines, plan_routine
+    from .batch import Failure, plan_all
+    from .build import all_routines
     from .load import load_all
-    from .speak import ClipCache, cache_dir
 
     loaded = load_all(all_routines(routines_dir))
-    cache = ClipCache(cache_dir())
-    rows = []
-    for routine in loaded:
-        timeline, _, _ = plan_routine(routine, routine.narration, Options().voice_for(routine), cache, jobs=_jobs_default())
-        rows.append((routine.id, routine.title, str(len(routine.exercises)), _clock(timeline.duration_ms)))
-    widths = [max(len(row[i]) for row in rows + [("id", "title", "exercises", "duration")]) for i in range(4)]
-    for row in [("id", "title", "exercises", "duration")] + rows:
+    if not loaded:
+        raise click.ClickException(f"no routines (*.yaml) in {routines_dir}/")
+    timelines = plan_all(loaded, jobs=_jobs_default())  # each phrase spoken once, for all of them
+    rows = [("id", "title", "exercises", "duration")]
+    for routine, timeline in zip(loaded, timelines):
+        duration = "-" if isinstance(timeline, Failure) else _clock(timeline.duration_ms)
+        rows.append((routine.id, routine.title, str(len(routine.exercises)), duration))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    failures = [timeline for timeline in timelines if isinstance(timeline, Failure)]
+    _report_failures(failures)
+    if failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--routines", "routines_dir", type=click.Path(file_okay=False, path_type=Path), default=ROUTINES_DIR, show_default=True, help="Where to write the routine.")
+def new(name, routines_dir):
+    """Write a commented starter routine, NAME.yaml, that builds as it is.
+
+    NAME is the routine's id: lower-case letters and digits, words joined by hyphens.
+    An existing file is never overwritten.
+
+    \b
+    Example:
+      voiceguide new evening-stretch && voiceguide build evening-stretch
+    """
+    from .new import new as write_starter
+
+    path = write_starter(name, routines_dir)
+    click.echo(f"wrote {path}: edit it, then try 'voiceguide plan {name if routines_dir == ROUTINES_DIR else path}'")
 
 
 @cli.command()

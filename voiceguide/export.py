@@ -8,6 +8,7 @@ crash or a full disk never leaves a broken session in the output directory.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -34,8 +35,9 @@ class Tags:
 
 
 def temporary_path(path: Path) -> Path:
-    """A unique temporary name beside `path`; left-overs are swept by `sweep_temporaries`."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """A unique temporary name beside `path`, carrying this process's id so that
+    `sweep_temporaries` can tell a left-over from a file another build is still writing."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are meant to be shared
     return Path(name)
@@ -47,21 +49,40 @@ def _umask() -> int:
     return mask
 
 
-def sweep_temporaries(out_dir: Path, max_age_s: float = 3600) -> None:
-    """Remove temporary files left by builds that were killed (older than max_age_s)."""
-    import time
-
-    now = time.time()
+def sweep_temporaries(out_dir: Path) -> None:
+    """Remove temporary files left by builds that were killed (their process is gone)."""
     for stray in out_dir.glob(".*.tmp"):
         try:
-            if now - stray.stat().st_mtime > max_age_s:
-                stray.unlink()
-        except OSError:
-            pass
+            pid = int(stray.name.rsplit(".", 3)[-3])
+        except (ValueError, IndexError):
+            continue
+        if pid != os.getpid() and not _running(pid):
+            stray.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ensure_dir(directory: Path) -> None:
+    """Create the output directory, or say clearly why it cannot be."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{directory}: cannot write: {error.strerror}") from None
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    tmp = temporary_path(path)
+    try:
+        tmp = temporary_path(path)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write: {error.strerror}") from None
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -82,8 +103,8 @@ def export(
     cover: bytes | None = None,
 ) -> None:
     """Encode the blocks to `path` as a mono CBR MP3 with tags, chapters and cover, atomically."""
+    ensure_dir(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_path(path)
     except OSError as error:
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
@@ -176,9 +197,12 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int) -> None:
         if encoder.wait() != 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip().splitlines()
+            if encoder.returncode == -signal.SIGXFSZ:
+                raise OutputError(f"{tmp.parent}: cannot write: the file size limit was reached")
             detail = message[-1] if message else f"exit code {encoder.returncode}"
-            if "No space left" in detail:
-                raise OutputError(f"{tmp.parent}: cannot write: No space left on device")
+            for problem in ("No space left on device", "File too large", "Permission denied", "Read-only file system"):
+                if problem in detail:
+                    raise OutputError(f"{tmp.parent}: cannot write: {problem}")
             raise ToolError(f"ffmpeg failed to encode the MP3: {detail}")
 
 

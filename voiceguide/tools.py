@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from functools import lru_cache
 
 from .errors import ToolError
 
+INSTALL_FFMPEG = "install it with 'pip install imageio-ffmpeg' or 'sudo apt-get install ffmpeg'"
+
 
 @lru_cache(maxsize=None)
 def ffmpeg() -> str:
-    """Path to ffmpeg: the system's, else the one in the imageio-ffmpeg wheel."""
+    """Path to ffmpeg: $VOICEGUIDE_FFMPEG if set, else the system's, else the imageio-ffmpeg wheel's."""
+    chosen = os.environ.get("VOICEGUIDE_FFMPEG")
+    if chosen:
+        if shutil.which(chosen):
+            return shutil.which(chosen)
+        raise ToolError(f"ffmpeg not found at {chosen} (from VOICEGUIDE_FFMPEG): {INSTALL_FFMPEG}")
     found = shutil.which("ffmpeg")
     if found:
         return found
@@ -19,6 +27,4 @@ def ffmpeg() -> str:
 
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
-        raise ToolError(
-            "ffmpeg not found: install it with 'pip install imageio-ffmpeg' or 'sudo apt-get install ffmpeg'"
-        ) from None
+        raise ToolError(f"ffmpeg not found: {INSTALL_FFMPEG}") from None

@@ -1,0 +1,257 @@
+"""The batch: many routines built at once; each phrase spoken once, sessions encoded in parallel.
+
+Sessions that are up to date are skipped before anything is started. The others are built
+in two passes: first the unique phrases of all of them are spoken together (one `speak` call
+per voice, `jobs` engine workers), and every session is planned with its clips; then each
+session is rendered and encoded in a process of its own (encoding is the expensive part),
+its clips already in the cache. A session that fails in either pass fails alone: the others
+are built, and the failure is reported at the end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from .build import BuildResult, Options, build, up_to_date
+from .errors import SpeechError, VoiceguideError
+from .model import Routine, Voice
+from .plan import Timeline, phrases, plan
+from .publish import PLAYLIST_NAME, publish_playlist
+
+if TYPE_CHECKING:
+    from .speak import ClipCache
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A session that could not be built, and why."""
+
+    routine: Routine
+    message: str
+
+
+@dataclass
+class Status:
+    """How far a batch has got; handed to the progress callback at every step."""
+
+    sessions: int
+    """Sessions in the batch."""
+    done: int = 0
+    """Sessions finished: built, up to date or failed."""
+    phrases: int = 0
+    """Unique phrases of the sessions to build, from the cache or synthesized."""
+    synthesized: int = 0
+    """Phrases synthesized so far."""
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+Progress = Callable[[str, Status, "BuildResult | Failure | None"], None]
+"""Told what happened, the batch's status, and the session concerned.
+
+What happened: 'up to date', 'built' or 'failed' (a session is done, and comes with it);
+'speaking' (status.phrases is known), 'phrase' (one more synthesized) and 'spoken'.
+"""
+
+
+@dataclass
+class BatchResult:
+    results: list[BuildResult]
+    """Sessions built or up to date, by routine id."""
+    failures: list[Failure]
+    """Sessions that could not be built, by routine id."""
+    seconds: float
+    synthesized: int
+    """Phrases synthesized (the others came from the cache)."""
+    playlist: Path | None = None
+    """The playlist, if this batch (re)wrote it."""
+    playlist_error: str = ""
+    """Why the playlist could not be written, if it could not."""
+
+    def count(self, status: str) -> int:
+        return sum(result.status == status for result in self.results)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('built')} built, {self.count('up to date')} up to date, "
+            f"{len(self.failures)} failed in {self.seconds:.1f} s"
+        )
+
+
+def build_batch(
+    routines: list[Routine],
+    out_dir: Path,
+    options: Options = Options(),
+    cache: ClipCache | None = None,
+    jobs: int = 1,
+    force: bool = False,
+    playlist: bool = False,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Build the session of every routine that is not up to date, `jobs` at a time.
+
+    A VoiceguideError fails only its own session. With `playlist`, out_dir/playlist.m3u
+    lists the sessions built or up to date (failed ones are left out).
+    """
+    status = Status(len(routines))
+    report = progress or _quiet
+    results: list[BuildResult] = []
+    failures: list[Failure] = []
+
+    def finish(outcome: BuildResult | Failure) -> None:
+        status.done += 1
+        if isinstance(outcome, Failure):
+            failures.append(outcome)
+            report("failed", status, outcome)
+        else:
+            results.append(outcome)
+            report(outcome.status, status, outcome)
+
+    # Up to date: hashes and file sizes only, no speech engine, no ffmpeg.
+    pending = []
+    for routine in routines:
+        current = None if force else up_to_date(routine, out_dir, options)
+        if current:
+            finish(current)
+        else:
+            pending.append(routine)
+
+    if pending:
+        from .speak import ClipCache, cache_dir
+
+        cache = cache or ClipCache(cache_dir())
+        # Speak every phrase once for the whole batch; plan each session with the real clips,
+        # so a session too long to build fails here, before anything is encoded.
+        planned = []
+        for routine, timeline in zip(pending, _speak_and_plan(pending, options, cache, jobs, status, report)):
+            if isinstance(timeline, Failure):
+                finish(timeline)
+            else:
+                planned.append((timeline.duration_ms, routine))
+        # Longest first, so the batch does not end waiting on one long session.
+        planned.sort(key=lambda item: -item[0])
+        for outcome in _build_each([routine for _, routine in planned], out_dir, options, cache, jobs):
+            finish(outcome)
+
+    results.sort(key=lambda result: result.routine.id)
+    failures.sort(key=lambda failure: failure.routine.id)
+    written, problem = None, ""
+    if playlist:
+        try:
+            if publish_playlist(results, out_dir / PLAYLIST_NAME):
+                written = out_dir / PLAYLIST_NAME
+        except VoiceguideError as error:  # reported with the failed sessions, not instead of them
+            problem = str(error)
+    return BatchResult(results, failures, status.seconds, status.synthesized, written, problem)
+
+
+def plan_all(
+    routines: list[Routine], options: Options = Options(), cache: ClipCache | None = None, jobs: int = 1
+) -> list[Timeline | Failure]:
+    """The plan of every routine's session, each phrase spoken once for all of them."""
+    from .speak import ClipCache, cache_dir
+
+    status = Status(len(routines))
+    return _speak_and_plan(routines, options, cache or ClipCache(cache_dir()), jobs, status, _quiet)
+
+
+def _speak_and_plan(
+    routines: list[Routine], options: Options, cache: ClipCache, jobs: int, status: Status, report: Progress
+) -> list[Timeline | Failure]:
+    from .speak import clip_ms, speak
+
+    narrations = [options.narration(routine) for routine in routines]
+    needed = [phrases(routine, narration) for routine, narration in zip(routines, narrations)]
+    by_voice: dict[Voice, list[int]] = {}
+    for i, routine in enumerate(routines):
+        by_voice.setdefault(options.voice_for(routine), []).append(i)
+    status.phrases = sum(len({text for i in members for text in needed[i]}) for members in by_voice.values())
+    report("speaking", status, None)
+
+    def synthesized(text: str) -> None:
+        status.synthesized += 1
+        report("phrase", status, None)
+
+    clips: list[dict | None] = [None] * len(routines)
+    problems = [""] * len(routines)
+    for voice, members in by_voice.items():
+        try:
+            spoken, _ = speak([text for i in members for text in needed[i]], voice, cache, jobs, synthesized)
+            for i in members:
+                clips[i] = spoken
+        except SpeechError:
+            # A line the engine cannot say must fail only the sessions that need it: speak
+            # them one at a time (what was said before the failure is in the cache now).
+            for i in members:
+                try:
+                    clips[i], _ = speak(needed[i], voice, cache, jobs, synthesized)
+                except SpeechError as error:
+                    problems[i] = str(error)
+    report("spoken", status, None)
+
+    timelines: list[Timeline | Failure] = []
+    for routine, narration, found, problem in zip(routines, narrations, clips, problems):
+        if found is None:
+            timelines.append(Failure(routine, problem))
+            continue
+        try:
+            timelines.append(plan(routine, lambda text, found=found: clip_ms(found[text]), narration))
+        except VoiceguideError as error:  # e.g. longer than the maximum session
+            timelines.append(Failure(routine, str(error)))
+    return timelines
+
+
+def _build_each(
+    routines: list[Routine], out_dir: Path, options: Options, cache: ClipCache, jobs: int
+) -> Iterator[BuildResult | Failure]:
+    """Render and encode the sessions, in up to `jobs` processes, as they finish."""
+    workers = min(jobs, len(routines))
+    if workers <= 1:
+        for routine in routines:
+            yield _build_one(routine, out_dir, options, cache)
+        return
+    # Processes, because mixing is Python and numpy; 'spawn', because a fork of a process
+    # running threads (speech, progress) can deadlock, and costs only a fresh import here.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = [pool.submit(_build_in_worker, routine, out_dir, options, cache) for routine in routines]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after Ctrl-C, start no more sessions
+
+
+def _build_one(routine: Routine, out_dir: Path, options: Options, cache: ClipCache) -> BuildResult | Failure:
+    """Build one session whose clips are cached; a failure comes back as a value, because
+    errors with their own __init__ (RoutineError) do not survive the trip between processes."""
+    try:
+        return build(routine, out_dir, options, cache, jobs=1, force=True)
+    except VoiceguideError as error:
+        return Failure(routine, str(error))
+
+
+_interrupted = False
+"""In a worker process: Ctrl-C was pressed; the sessions already queued to it are skipped."""
+
+
+def _build_in_worker(routine: Routine, out_dir: Path, options: Options, cache: ClipCache) -> BuildResult | Failure:
+    global _interrupted
+    if _interrupted:
+        return Failure(routine, "interrupted")
+    try:
+        return _build_one(routine, out_dir, options, cache)
+    except KeyboardInterrupt:
+        _interrupted = True
+        raise
+
+
+def _quiet(what: str, status: Status, session: BuildResult | Failure | None) -> None:
+    pass
