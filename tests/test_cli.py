@@ -65,3 +65,25 @@ def test_plan_prints_notes_when_the_plan_had_to_grow(tmp_path, monkeypatch):
     result = run("plan", str(path))
     assert result.exit_code == 0
     assert "note: rest before Second: the rest grew from 0.5 s to" in result.output
+
+
+def test_odd_file_names_are_cleaned_and_clashing_ones_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("routines").mkdir()
+    Path("routines/Sore Back!.yaml").write_text("title: One\nexercises:\n  - name: Stretch\n")
+    Path("routines/sore-back.yaml").write_text("title: Two\nexercises:\n  - name: Stretch\n")
+    result = run("build", "--all")
+    assert result.exit_code == 1
+    assert result.output == (
+        "routines/sore-back.yaml: expected a file name of its own, found one that writes "
+        "sore-back.mp3 like routines/Sore Back!.yaml\n"
+    )
+    assert not Path("out").exists()
+
+
+def test_output_names_stay_inside_the_output_directory(tmp_path):
+    from voiceguide.load import routine_id
+
+    assert routine_id(Path("../../etc/passwd.yaml")) == "passwd"
+    assert routine_id(Path("/abs/Knee To Chest (v2).yaml")) == "knee-to-chest-v2"
+    assert routine_id(Path("..yaml")) == ""

@@ -161,6 +161,14 @@ def load_all(paths: list[Path]) -> list[Routine]:
             routines.append(load(path))
         except RoutineError as error:
             problems.extend(error.problems)
+    owners: dict[str, Routine] = {}
+    for routine in routines:
+        first = owners.setdefault(routine.id, routine)
+        if first is not routine:  # e.g. "Sore Back.yaml" and "sore-back.yaml"
+            problems.append(Problem(
+                str(routine.path), 0, 0,
+                f"expected a file name of its own, found one that writes {routine.id}.mp3 like {first.path}",
+            ))
     if problems:
         raise RoutineError(problems)
     return routines
