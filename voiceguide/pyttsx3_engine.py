@@ -151,20 +151,19 @@ def _init_engine(voice: str | None, rate: int | None):
 
 
 def _wait_complete(path: Path, deadline: float) -> None:
-    """Wait until the WAV file exists and its size matches its header and stops changing."""
-    last = -1
+    """Wait until the WAV file is closed: its header (patched last, on close) matches its size."""
     while time.monotonic() < deadline:
         try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            size = -1
-        if size >= 44 and size == last:
             with open(path, "rb") as f:
                 header = f.read(44)
-            if header[:4] == b"RIFF" and int.from_bytes(header[4:8], "little") + 8 == size:
-                return
-        last = size
-        time.sleep(0.005)
+                size = os.fstat(f.fileno()).st_size
+        except FileNotFoundError:
+            header, size = b"", 0
+        if (len(header) == 44 and header[:4] == b"RIFF" and header[36:40] == b"data"
+                and int.from_bytes(header[4:8], "little") + 8 == size
+                and int.from_bytes(header[40:44], "little") + 44 == size):
+            return
+        time.sleep(0.002)
 
 
 def _worker_main(voice: str, rate: int) -> None:

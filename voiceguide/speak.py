@@ -28,7 +28,7 @@ from .model import Voice
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
-CLIP_FORMAT_VERSION = 3  # 3: trimmed, loudness-normalized, true-peak limited
+CLIP_FORMAT_VERSION = 4  # 4: trimmed, loudness-normalized, limited by a polyphase true-peak meter
 ATTEMPTS = 3
 SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count as silence
 EDGE_FADE_MS = 6
