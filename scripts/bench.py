@@ -1,17 +1,26 @@
-"""Benchmark: build times against ffmpeg encoding the same audio, measured in the same run.
+"""Benchmark: voiceguide's build times and memory against floors measured in the same run.
 
-    .venv/bin/python scripts/bench.py [ROUTINE] [--runs N]
+    .venv/bin/python scripts/bench.py [--runs N] [--quick]
 
-Cold  = empty speech cache, no output.  Warm = cache full, output deleted.
-No-op = everything up to date.          Encode = ffmpeg alone turning the session's PCM
-into the same MP3 (the floor of any build). Each case is run N times; the median is shown,
-with peak RSS of the build process. Ratios are against the encode measured here, now.
+The floor of a session is what any tool must do: eSpeak NG speaking all of the session's
+unique text in one process (`espeak-ng` from the system), plus ffmpeg encoding the same PCM
+to the same MP3 settings. Cases:
+
+  cold     empty speech cache, no output           target <= 1.5x the floor
+  warm     cache full, output deleted              target <= 1.15x the encode alone
+  no-op    everything up to date                   target <= 0.3 s
+  length   synthetic 10/20/40/60-minute sessions   40 min <= 4.4x the 10 min; 60 min <= 150 MB
+  batch    build --all, 2 jobs vs 1 (cold)         target >= 1.7x faster
+
+Each time is the median of N runs; memory is the peak RSS of the build process (ffmpeg
+and speech workers are separate processes and not included).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -25,14 +34,16 @@ sys.path.insert(0, str(ROOT))
 
 from voiceguide import tools  # noqa: E402
 from voiceguide.export import BITRATE  # noqa: E402
+from voiceguide.load import load  # noqa: E402
 from voiceguide.measure import decode  # noqa: E402
+from voiceguide.plan import phrases  # noqa: E402
 from voiceguide.speak import SAMPLE_RATE  # noqa: E402
 
 
-def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+def run(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one command."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -40,53 +51,130 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def median_of(runs: int, prepare, command, env=None) -> tuple[float, float]:
+def median(runs: int, prepare, command, env=None, cwd: Path = ROOT) -> tuple[float, float]:
     results = []
     for _ in range(runs):
         prepare()
-        results.append(timed(command, env))
+        results.append(run(command, env, cwd))
     return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+class Workspace:
+    """A scratch directory with its own speech cache and output directory."""
+
+    def __init__(self, root: Path, name: str, routines: Path = ROOT / "routines"):
+        self.dir = root / name
+        self.dir.mkdir()
+        self.cache, self.out, self.routines = self.dir / "cache", self.dir / "out", routines
+        self.env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(self.cache))
+
+    def build(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "voiceguide.cli", "build", *args, "--out", str(self.out),
+                "--routines", str(self.routines)]
+
+    def empty(self) -> None:
+        shutil.rmtree(self.cache, ignore_errors=True)
+        shutil.rmtree(self.out, ignore_errors=True)
+
+    def delete_output(self) -> None:
+        shutil.rmtree(self.out, ignore_errors=True)
+
+
+def floor(routine_path: Path, mp3: Path, work: Path, runs: int) -> tuple[float, float, float]:
+    """(espeak-ng speaking all unique text, ffmpeg encoding the session's PCM, both)."""
+    espeak = shutil.which("espeak-ng")
+    if not espeak:
+        raise SystemExit("the floor needs the espeak-ng program: sudo apt-get install espeak-ng")
+    text = work / f"{routine_path.stem}.txt"
+    text.write_text("\n".join(phrases(load(routine_path))) + "\n")
+    speak = median(runs, lambda: None, [espeak, "-s", "160", "-f", str(text), "-w", str(work / "all.wav")])[0]
+    pcm = work / "session.pcm"
+    pcm.write_bytes((decode(mp3, SAMPLE_RATE) * 32767).astype("<i2").tobytes())
+    encode = median(runs, lambda: None, [
+        tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", str(pcm),
+        "-c:a", "libmp3lame", "-b:a", BITRATE, str(work / "encoded.mp3"),
+    ])[0]
+    return speak, encode, speak + encode
+
+
+def synthetic_routine(directory: Path, minutes: int) -> Path:
+    """A routine of about `minutes`, with new wording in every exercise (as real ones have)."""
+    lines = [f"title: Synthetic {minutes} minutes", "defaults:", "  hold: 45", "  reps: 2", "  rest: 10", "exercises:"]
+    for n in range(round(minutes * 60 / 150)):  # about 150 s per exercise
+        lines += [
+            f"  - name: Stretch number {n + 1}",
+            "    sides: both",
+            "    steps:",
+            f"      - Move slowly into position {n + 1}, keeping your breath long and even.",
+            f"      - Settle into stretch {n + 1} and let your shoulders drop.",
+            "    cues:",
+            "      - at: 10",
+            f"        say: Soften a little more into stretch {n + 1}.",
+        ]
+    path = directory / f"synthetic-{minutes}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("routine", nargs="?", default="sore-back")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one run each, lengths 10 and 40 only")
     args = parser.parse_args()
+    runs = 1 if args.quick else args.runs
+    root = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
+    rows: list[tuple[str, float, float, str, str]] = []
 
-    work = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
-    cache, out = work / "cache", work / "out"
-    env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(cache))
-    build = [sys.executable, "-m", "voiceguide.cli", "build", args.routine, "--out", str(out)]
+    # sore-back: cold, warm, no-op, against the floor measured now
+    space = Workspace(root, "sore-back")
+    cold = median(runs, space.empty, space.build("sore-back"), space.env)
+    warm = median(runs, space.delete_output, space.build("sore-back"), space.env)
+    noop = median(runs, lambda: None, space.build("sore-back"), space.env)
+    speak, encode, both = floor(ROOT / "routines" / "sore-back.yaml", space.out / "sore-back.mp3", space.dir, runs)
+    minutes = decode(space.out / "sore-back.mp3", SAMPLE_RATE).size / SAMPLE_RATE / 60
+    rows += [
+        (f"floor: espeak-ng all text", speak, 0, "", ""),
+        (f"floor: ffmpeg encode {minutes:.1f} min", encode, 0, "", ""),
+        ("sore-back cold", *cold, f"{cold[0] / both:.2f}x floor", "<= 1.5x"),
+        ("sore-back warm", *warm, f"{warm[0] / encode:.2f}x encode", "<= 1.15x"),
+        ("sore-back no-op", *noop, f"{noop[0]:.2f} s", "<= 0.3 s"),
+    ]
 
-    def empty_all():
-        shutil.rmtree(cache, ignore_errors=True)
-        shutil.rmtree(out, ignore_errors=True)
+    # session length: warm builds (cache filled first), so the cost is render + encode
+    synthetic = root / "synthetic"
+    synthetic.mkdir()
+    lengths = (10, 40) if args.quick else (10, 20, 40, 60)
+    for minutes_wanted in lengths:
+        synthetic_routine(synthetic, minutes_wanted)
+    space = Workspace(root, "lengths", routines=synthetic)
+    times = {}
+    for minutes_wanted in lengths:
+        name = f"synthetic-{minutes_wanted}"
+        run(space.build(name), space.env)  # fill the cache
+        times[minutes_wanted] = median(runs, space.delete_output, space.build(name, "--force"), space.env)
+        length = decode(space.out / f"{name}.mp3", SAMPLE_RATE).size / SAMPLE_RATE / 60
+        ratio = f"{times[minutes_wanted][0] / times[10][0]:.2f}x 10-min"
+        target = {40: "<= 4.4x", 60: "<= 150 MB"}.get(minutes_wanted, "")
+        rows.append((f"{length:.0f}-min session warm", *times[minutes_wanted], ratio, target))
 
-    def delete_output():
-        shutil.rmtree(out, ignore_errors=True)
+    # batch: every routine, cold, 2 jobs against 1
+    space = Workspace(root, "batch")
+    one = median(runs, space.empty, space.build("--all", "--jobs", "1"), space.env)
+    two = median(runs, space.empty, space.build("--all", "--jobs", "2"), space.env)
+    rows += [
+        ("build --all --jobs 1 cold", *one, "", ""),
+        ("build --all --jobs 2 cold", *two, f"{one[0] / two[0]:.2f}x faster", ">= 1.7x"),
+    ]
 
-    cold = median_of(args.runs, empty_all, build, env)
-    warm = median_of(args.runs, delete_output, build, env)
-    noop = median_of(args.runs, lambda: None, build, env)
-
-    mp3 = next(out.glob("*.mp3"))
-    pcm = work / "session.pcm"
-    pcm.write_bytes((decode(mp3, SAMPLE_RATE) * 32767).astype("<i2").tobytes())
-    encode_cmd = [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                  "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", str(pcm),
-                  "-c:a", "libmp3lame", "-b:a", BITRATE, str(work / "encoded.mp3")]
-    encode = median_of(args.runs, lambda: None, encode_cmd)
-    minutes = pcm.stat().st_size / 2 / SAMPLE_RATE / 60
-
-    print(f"{args.routine}: {minutes:.1f} min session, median of {args.runs} runs, ffmpeg {tools.ffmpeg()}")
-    print(f"{'case':<28}{'wall s':>8}{'peak MB':>9}{'x encode':>10}")
-    for name, (seconds, rss) in [
-        ("encode alone (floor)", encode), ("cold build (empty cache)", cold),
-        ("warm build (output deleted)", warm), ("no-op build (up to date)", noop),
-    ]:
-        print(f"{name:<28}{seconds:>8.2f}{rss:>9.0f}{seconds / encode[0]:>10.2f}")
-    shutil.rmtree(work, ignore_errors=True)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    print(f"machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; ffmpeg {tools.ffmpeg()}")
+    print(f"median of {runs} run(s); peak RSS of the voiceguide process\n")
+    print(f"| case | wall s | peak MB | ratio | target |\n| --- | ---: | ---: | --- | --- |")
+    for name, seconds, rss, ratio, target in rows:
+        print(f"| {name} | {seconds:.2f} | {rss:.0f} | {ratio} | {target} |")
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

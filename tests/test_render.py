@@ -1,0 +1,79 @@
+"""The mixer: exact placement, and memory that does not grow with the session's length."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from voiceguide.chimes import CHIME_MS, chime
+from voiceguide.model import Exercise, Routine
+from voiceguide.plan import plan
+from voiceguide.render import BLOCK_MS, render
+from voiceguide.speak import SAMPLE_RATE
+
+RATE = SAMPLE_RATE
+
+
+def fake_clip(text: str) -> np.ndarray:
+    """A 'clip' whose length follows its text, with a marker value in its first sample."""
+    clip = np.full(70 * len(text) * RATE // 1000, 0.1, dtype=np.float32)
+    clip[0] = 0.5
+    return clip
+
+
+def routine_of(minutes: int) -> Routine:
+    exercise = Exercise(name="Stretch", steps=("Lie down.",), hold_ms=45_000, reps=2, rest_ms=10_000, sides=("right", "left"))
+    count = max(1, round(minutes * 60 / 210))
+    return Routine(id="r", path=Path("r.yaml"), title="Long", exercises=(exercise,) * count)
+
+
+def session(minutes: int):
+    routine = routine_of(minutes)
+    clips: dict[str, np.ndarray] = {}
+
+    def measure(text: str) -> int:
+        clips[text] = fake_clip(text)
+        return round(clips[text].size * 1000 / RATE)
+
+    return plan(routine, measure), clips
+
+
+def test_every_sound_lands_on_its_exact_sample():
+    timeline, clips = session(2)
+    audio = np.concatenate(list(render(timeline, clips, RATE, chimes="none")))
+    assert audio.size == timeline.duration_ms * RATE // 1000
+    for event in timeline.speech():
+        start = event.start_ms * RATE // 1000
+        assert audio[start] == np.float32(0.5)
+        assert audio[start - 1] == 0.0
+
+
+def test_chimes_are_mixed_in_full():
+    timeline, clips = session(1)
+    event = next(e for e in timeline.events if e.kind == "chime")
+    audio = np.concatenate(list(render(timeline, clips, RATE)))
+    start = event.start_ms * RATE // 1000
+    sound = chime(event.sound, RATE)
+    assert sound.size == CHIME_MS[event.sound] * RATE // 1000
+    np.testing.assert_allclose(audio[start: start + 100], sound[:100], atol=1e-6)
+
+
+def peak_bytes_while_rendering(minutes: int) -> tuple[int, int]:
+    timeline, clips = session(minutes)
+    tracemalloc.start()
+    largest = 0
+    for block in render(timeline, clips, RATE):
+        largest = max(largest, block.nbytes)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak, largest
+
+
+def test_memory_stays_flat_as_sessions_get_longer():
+    peak_10, block_10 = peak_bytes_while_rendering(10)
+    peak_60, block_60 = peak_bytes_while_rendering(60)
+    assert block_10 == block_60 <= BLOCK_MS * RATE // 1000 * 4  # float32 blocks of fixed size
+    assert peak_60 < 1.3 * peak_10 + 1_000_000
+    assert peak_60 < 16_000_000  # a 60-minute session would be 300 MB as float32
