@@ -48,3 +48,42 @@ def session(tmp_path_factory):
     return result, timeline, clips
 
 
+TINY = {
+    "alpha": "title: Alpha Stretch\nsummary: Reach up, then fold.\nexercises:\n"
+             "  - name: Reach up\n    steps: Reach up.\n    hold: 2\n"
+             "  - name: Fold\n    steps: Fold forward.\n    hold: 3\n",
+    "beta": "title: Beta Stretch\nsource: Written for the voiceguide tests.\nexercises:\n"
+            "  - name: Twist\n    steps: Twist gently.\n    hold: 2\n"
+            "  - name: Rest\n    steps: Lie still.\n    hold: 2\n",
+}
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory):
+    """Two tiny sessions built with the real engine and published: the out directory."""
+    from voiceguide.batch import build_batch
+    from voiceguide.load import load_all
+
+    tmp = tmp_path_factory.mktemp("published")
+    for name, text in TINY.items():
+        (tmp / f"{name}.yaml").write_text(text)
+    routines = load_all(sorted(tmp.glob("*.yaml")))
+    result = build_batch(routines, tmp / "out", cache=ClipCache(tmp / "cache"), publish=True)
+    assert not result.failures and result.published and result.published.sessions == 2
+    return tmp / "out"
+
+
+@pytest.fixture
+def server(published):
+    """`voiceguide serve` of the published sessions on a free loopback port, in a thread."""
+    import threading
+
+    from voiceguide.serve import make_server
+
+    httpd = make_server(published, "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from voiceguide import pyttsx3_engine, tools
 from voiceguide.cli import cli
-from voiceguide.errors import SpeechError
 from voiceguide.load import load
 from voiceguide.measure import decode
 from voiceguide.plan import plan
@@ -56,13 +55,18 @@ class FakeWorker:
     def __init__(self, voice, rate):
         pass
 
-    def synthesize(self, text: str, path: Path) -> None:
-        if text == "Wobble your knees.":
-            raise SpeechError("the engine fell over")
-        FakeWorker.said.append(text)
-        t = np.arange(int(len(text) / 15 * SAMPLE_RATE)) / SAMPLE_RATE
-        with open(path, "wb") as f:
-            write_wav(f, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SAMPLE_RATE)
+    def synthesize(self, texts: list[str], paths: list[Path]) -> list[str]:
+        problems = []
+        for text, path in zip(texts, paths):
+            if text == "Wobble your knees.":
+                problems.append("the engine fell over")
+                continue
+            FakeWorker.said.append(text)
+            t = np.arange(int(len(text) / 15 * SAMPLE_RATE)) / SAMPLE_RATE
+            with open(path, "wb") as f:
+                write_wav(f, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SAMPLE_RATE)
+            problems.append("")
+        return problems
 
     def stop(self) -> None:
         pass
@@ -93,14 +97,14 @@ def mtimes() -> dict[str, int]:
     return {path.name: path.stat().st_mtime_ns for path in Path("out").iterdir()}
 
 
-def test_build_all_builds_every_routine_in_parallel_and_writes_a_playlist(said):
+def test_build_all_builds_every_routine_in_parallel_and_publishes_them(said):
     result = run("build", "--all", "--jobs", "2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"speech: {len(said)} phrases, {len(said)} synthesized, in ")
     assert sorted(re.sub(r"\(\d+:\d\d\) in [\d.]+ s$", "", line) for line in lines[1:3]) == [
         "built: out/alpha.mp3 ", "built: out/beta.mp3 "]
-    assert lines[3] == "playlist: out/playlist.m3u (2 sessions)"
+    assert lines[3] == "published: out/playlist.m3u, out/index.html, out/feed.xml (2 sessions)"
     assert re.fullmatch(r"2 built, 0 up to date, 0 failed in [\d.]+ s", lines[4])
     assert len(said) == len(set(said))  # lines both routines share were said once
     assert Path("out/playlist.m3u").read_text() == (

@@ -21,7 +21,8 @@ from .build import BuildResult, Options, build, up_to_date
 from .errors import SpeechError, VoiceguideError
 from .model import Routine, Voice
 from .plan import Timeline, phrases, plan
-from .publish import PLAYLIST_NAME, publish_playlist
+from .publish import DEFAULT_BASE_URL, Published
+from .publish import publish as publish_sessions
 
 if TYPE_CHECKING:
     from .speak import ClipCache
@@ -71,10 +72,10 @@ class BatchResult:
     seconds: float
     synthesized: int
     """Phrases synthesized (the others came from the cache)."""
-    playlist: Path | None = None
-    """The playlist, if this batch (re)wrote it."""
-    playlist_error: str = ""
-    """Why the playlist could not be written, if it could not."""
+    published: Published | None = None
+    """The playlist, index page and feed, if this batch published them."""
+    publish_error: str = ""
+    """Why they could not be written, if they could not."""
 
     def count(self, status: str) -> int:
         return sum(result.status == status for result in self.results)
@@ -93,13 +94,15 @@ def build_batch(
     cache: ClipCache | None = None,
     jobs: int = 1,
     force: bool = False,
-    playlist: bool = False,
+    publish: bool = False,
+    base_url: str = DEFAULT_BASE_URL,
     progress: Progress | None = None,
 ) -> BatchResult:
     """Build the session of every routine that is not up to date, `jobs` at a time.
 
-    A VoiceguideError fails only its own session. With `playlist`, out_dir/playlist.m3u
-    lists the sessions built or up to date (failed ones are left out).
+    A VoiceguideError fails only its own session. With `publish`, the playlist, index page
+    and feed of out_dir are brought up to date with every session in it (see publish.py);
+    the feed names the files under `base_url`.
     """
     status = Status(len(routines))
     report = progress or _quiet
@@ -143,14 +146,13 @@ def build_batch(
 
     results.sort(key=lambda result: result.routine.id)
     failures.sort(key=lambda failure: failure.routine.id)
-    written, problem = None, ""
-    if playlist:
+    published, problem = None, ""
+    if publish:
         try:
-            if publish_playlist(results, out_dir / PLAYLIST_NAME):
-                written = out_dir / PLAYLIST_NAME
+            published = publish_sessions(out_dir, base_url)
         except VoiceguideError as error:  # reported with the failed sessions, not instead of them
             problem = str(error)
-    return BatchResult(results, failures, status.seconds, status.synthesized, written, problem)
+    return BatchResult(results, failures, status.seconds, status.synthesized, published, problem)
 
 
 def plan_all(

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, pyttsx3_engine
+from . import __version__, engines
 from .errors import RoutineError, Problem
 from .cover import cover_png
 from .export import Tags, ensure_dir, export, sweep_temporaries, write_atomically
@@ -42,6 +42,8 @@ class Options:
 
     def voice_for(self, routine: Routine) -> Voice:
         chosen = {k: v for k, v in asdict(self).items() if k in Voice.__dataclass_fields__ and v is not None}
+        if self.engine not in (None, routine.voice.engine) and self.voice is None:
+            chosen["voice"] = ""  # the routine's voice belongs to its own engine: use the new one's default
         return replace(routine.voice, **chosen)
 
 
@@ -101,12 +103,13 @@ def variant_name(routine: Routine, narration: Narration, voice: Voice) -> str:
 
 def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
     """Hash of every input of a build: when it is unchanged, the output is up to date."""
-    _, library = pyttsx3_engine.library()
+    library, model = engines.get(voice.engine).identity(voice)  # for Piper, the model's content too
     inputs = {
         "routine": hashlib.sha256(routine.path.read_bytes()).hexdigest(),
         "narration": asdict(narration),
         "voice": asdict(voice),
         "library": library,
+        "model": model,
         "format": OUTPUT_FORMAT_VERSION,
         "clips": CLIP_RECIPE,
         "version": __version__,

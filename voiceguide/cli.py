@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .engines import NAMES as ENGINES
 from .errors import RoutineError, VoiceguideError
 
 ROUTINES_DIR = Path("routines")
@@ -46,11 +47,13 @@ def cli() -> None:
     \b
     Examples:
       voiceguide build sore-back         # out/sore-back.mp3
-      voiceguide build --all             # every routine, and out/playlist.m3u
+      voiceguide build --all             # every routine, and out/index.html, feed.xml
+      voiceguide serve --lan             # listen on a phone on the same Wi-Fi
       voiceguide plan sore-back          # what is said, and when
       voiceguide new evening-stretch     # a starter routine to edit
       voiceguide list                    # routines and their lengths
-      voiceguide check                   # routines, speech engine and ffmpeg
+      voiceguide voices --engine piper   # voices: eSpeak NG's, or Piper's natural ones
+      voiceguide check                   # routines, speech engines and ffmpeg
     """
 
 
@@ -62,14 +65,32 @@ def narration_options(command):
         click.option("--halfway/--no-halfway", default=None, help="Say 'halfway' in the middle of holds."),
         click.option("--hold-scale", type=click.FloatRange(0.25, 4.0), help="Multiply every hold, e.g. 1.5."),
         click.option("--chimes", type=click.Choice(["soft", "bright", "none"]), help="Chime sound (default soft)."),
-        click.option("--voice", help="Voice id of the engine (see 'voiceguide voices')."),
+        click.option("--voice", help="Voice of the engine: an id from 'voiceguide voices', or a Piper .onnx file."),
         click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate in words per minute (default 160)."),
-        click.option("--engine", type=click.Choice(["pyttsx3"]), help="Speech engine."),
+        click.option("--engine", type=click.Choice(ENGINES), help="Speech engine: pyttsx3 (eSpeak NG, the default) or piper (a natural voice)."),
         click.option("--routines", "routines_dir", type=click.Path(file_okay=False, path_type=Path), default=ROUTINES_DIR, show_default=True, help="Where routine names are looked up."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _base_url(ctx, param, value):
+    from urllib.parse import urlsplit
+
+    if value is None:
+        from .publish import DEFAULT_BASE_URL
+
+        return DEFAULT_BASE_URL
+    if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+        raise click.BadParameter(f"expected an absolute http(s) URL like https://example.org/stretches/, found {value!r}")
+    return value.rstrip("/") + "/"
+
+
+base_url_option = click.option(
+    "--base-url", callback=_base_url,
+    help="Where the feed says the files are (default http://127.0.0.1:8000/, what 'voiceguide serve' prints).",
+)
 
 
 def _options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, engine):
@@ -87,14 +108,16 @@ def _options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, eng
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=_jobs_default, help="Parallel speech and encoding workers (default: CPU cores).")
+@base_url_option
 @narration_options
-def build(routines, build_all, out_dir, force, jobs, routines_dir, **narration):
+def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **narration):
     """Build narrated MP3 sessions from routines.
 
     ROUTINES are names in the routines directory (sore-back) or paths to YAML files.
     Every routine is checked before anything is synthesized or written. Sessions that are
     up to date are skipped; one that fails does not stop the others (exit code 1).
-    With --all, OUT/playlist.m3u lists every session.
+    With --all, OUT/index.html (a page to listen on), OUT/feed.xml (a podcast feed) and
+    OUT/playlist.m3u list every session in OUT.
 
     \b
     Examples:
@@ -118,19 +141,98 @@ def build(routines, build_all, out_dir, force, jobs, routines_dir, **narration):
     progress = _Progress(live=sys.stdout.isatty())
     try:
         result = build_batch(
-            loaded, out_dir, _options(**narration), jobs=jobs, force=force, playlist=build_all, progress=progress
+            loaded, out_dir, _options(**narration), jobs=jobs, force=force,
+            publish=build_all, base_url=base_url, progress=progress,
         )
     finally:
         progress.close()
-    if result.playlist:
-        count = len(result.results)
-        click.echo(f"playlist: {result.playlist} ({count} session{'' if count == 1 else 's'})")
+    if result.published and result.published.written:
+        _report_published(result.published)
     _report_failures(result.failures)
-    if result.playlist_error:
-        click.echo(f"failed: playlist: {result.playlist_error}", err=True)
+    if result.publish_error:
+        click.echo(f"failed: publish: {result.publish_error}", err=True)
     click.echo(result.summary())
-    if result.failures or result.playlist_error:
+    if result.failures or result.publish_error:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
+@base_url_option
+def publish(out_dir, base_url):
+    """Write OUT/index.html, OUT/feed.xml and OUT/playlist.m3u for the sessions in OUT.
+
+    'build --all' does this too; this command builds nothing. Files that would not change
+    are not rewritten.
+
+    \b
+    Examples:
+      voiceguide publish
+      voiceguide publish --out public/ --base-url https://example.org/stretches/
+    """
+    from .errors import OutputError
+    from .publish import publish as publish_sessions
+
+    if not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: no such directory (build the sessions first: voiceguide build --all)")
+    published = publish_sessions(out_dir, base_url)
+    if published.written:
+        _report_published(published)
+    else:
+        click.echo(f"up to date: {out_dir / 'index.html'}, {out_dir / 'feed.xml'}, {out_dir / 'playlist.m3u'} ({_sessions(published.sessions)})")
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="The directory to serve.")
+@click.option("--host", help="Address to listen on (default 127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8000, or a free one if 8000 is taken; 0: any free one).")
+@click.option("--lan", is_flag=True, help="Listen on this machine's local network address and show a QR code for a phone.")
+def serve(out_dir, host, port, lan):
+    """Serve the sessions over HTTP, to listen on a phone on the same Wi-Fi.
+
+    Read-only: only the files in OUT, with byte ranges so players can seek and resume.
+    /feed.xml is the podcast feed with this server's address in it. Ctrl-C stops.
+
+    \b
+    Examples:
+      voiceguide serve            # http://127.0.0.1:8000/ on this machine
+      voiceguide serve --lan      # a URL and QR code to open on a phone
+    """
+    from .serve import lan_address, make_server
+
+    if lan and host:
+        raise click.UsageError("--lan picks the address to listen on; give --lan or --host, not both")
+    server = make_server(out_dir, lan_address() if lan else host or "127.0.0.1", port, log=click.echo)
+    try:
+        click.echo(f"serving {out_dir}/ at {server.url}")
+        if lan:
+            click.echo(_qr_code(server.url), nl=False)
+        click.echo(f"podcast feed: {server.url}feed.xml")
+        click.echo("Ctrl-C stops")
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()
+
+
+def _qr_code(text: str) -> str:
+    import io
+
+    import segno
+
+    out = io.StringIO()
+    segno.make(text, error="m").terminal(out=out, compact=True, border=2)
+    return out.getvalue()
+
+
+def _report_published(published) -> None:
+    names = ", ".join(str(path) for path in published.written)
+    click.echo(f"published: {names} ({_sessions(published.sessions)})")
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'' if count == 1 else 's'}"
 
 
 class _Progress:
@@ -257,7 +359,9 @@ def new(name, routines_dir):
 @cli.command()
 @click.option("--routines", "routines_dir", type=click.Path(file_okay=False, path_type=Path), default=ROUTINES_DIR, show_default=True, help="Where to look for routines.")
 def check(routines_dir):
-    """Check every routine, the speech engine and ffmpeg, and say how to fix what fails.
+    """Check every routine, the speech engines and ffmpeg, and say how to fix what fails.
+
+    An optional engine that is not installed (Piper) is reported, not failed.
 
     \b
     Example:
@@ -268,10 +372,38 @@ def check(routines_dir):
 
     ok = True
     for good, line in diagnose(all_routines(routines_dir)):
-        click.echo(f"{'ok  ' if good else 'FAIL'}  {line}")
-        ok = ok and good
+        mark = {True: "ok  ", False: "FAIL", None: "--  "}[good]  # None: optional, not installed
+        click.echo(f"{mark}  {line}")
+        ok = ok and good is not False
     if not ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--engine", type=click.Choice(ENGINES), help="Only this engine's voices.")
+def voices(engine):
+    """List the voices of the speech engines: id (for --voice), language, sample rate.
+
+    Piper also speaks with any Piper voice file: --voice path/to/voice.onnx (with its
+    .onnx.json beside it). Clips are resampled to the session's 22050 Hz.
+
+    \b
+    Examples:
+      voiceguide voices --engine piper
+      voiceguide build sore-back --engine piper --voice en_US-joe-medium
+    """
+    from . import engines
+
+    rows = [("engine", "voice", "language", "sample rate")]
+    for name in [engine] if engine else ENGINES:
+        module = engines.get(name)
+        if not engine and not module.installed():
+            click.echo(f"{name}: not installed ({module.INSTALL})", err=True)
+            continue
+        rows += [(v.engine, v.id, v.language, f"{v.sample_rate} Hz") for v in module.voices()]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def _clock(ms: int) -> str:

@@ -1,4 +1,4 @@
-"""`voiceguide check`: are the routines valid, and do the speech engine and ffmpeg work?"""
+"""`voiceguide check`: are the routines valid, and do the speech engines and ffmpeg work?"""
 
 from __future__ import annotations
 
@@ -7,35 +7,46 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from . import tools
+from . import engines, tools
 from .errors import VoiceguideError
 from .load import load
 from .model import Voice
 
 
-def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool, str]]:
-    """(passed, message) for each routine and each external piece the build needs."""
+def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
+    """(passed, message) for each routine and each external piece the build needs.
+
+    passed is None for an optional engine that is not installed and no routine asks for.
+    """
+    wanted = set()
     for path in routine_paths:
         try:
             routine = load(path)
+            wanted.add(routine.voice.engine)
             yield True, f"{path}: {len(routine.exercises)} exercises"
         except VoiceguideError as error:
             for line in str(error).splitlines():
                 yield False, line
-    yield _check_speech()
+    for name in engines.NAMES:
+        yield _check_speech(name, name in wanted)
     yield _check_ffmpeg()
 
 
-def _check_speech() -> tuple[bool, str]:
-    from .speak import ClipCache, speak
+def _check_speech(name: str, wanted: bool) -> tuple[bool | None, str]:
+    from .speak import SAMPLE_RATE, ClipCache, speak
 
+    engine = engines.get(name)
+    if not engine.installed():
+        needed = " (a routine asks for it)" if wanted else ""
+        return (False if wanted else None), f"speech engine {name}: not installed{needed}: {engine.INSTALL}"
+    voice = Voice(engine=name)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            clips, _ = speak(["Testing one two three."], Voice(), ClipCache(Path(tmp)))
-        seconds = next(iter(clips.values())).size / 22050
-        return True, f"speech engine pyttsx3 works ({seconds:.1f} s test phrase)"
+            clips, _ = speak(["Testing one two three."], voice, ClipCache(Path(tmp)))
+        seconds = next(iter(clips.values())).size / SAMPLE_RATE
+        return True, f"speech engine {name} works (voice {engine.identity(voice)[1]}, {seconds:.1f} s test phrase)"
     except VoiceguideError as error:
-        return False, f"speech engine: {error} (fix: 'pip install pyttsx3 espeakng-loader' or 'sudo apt-get install espeak-ng')"
+        return False, f"speech engine {name}: {error} (fix: {engine.INSTALL})"
 
 
 def _check_ffmpeg() -> tuple[bool, str]:

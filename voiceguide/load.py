@@ -24,9 +24,9 @@ from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
+from .engines import NAMES as ENGINES
 from .errors import Problem, RoutineError
 from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice
-from .pyttsx3_engine import NAME as PYTTSX3
 
 # Limits, documented in docs/routine-format.md.
 MAX_FILE_BYTES = 256 * 1024
@@ -46,7 +46,6 @@ DEFAULT_REST_MS = 10_000
 DEFAULT_SWITCH_MS = 5_000
 DEFAULT_MOVE_MS = 3_000
 BOTH_SIDES = ("right", "left")
-ENGINES = (PYTTSX3,)
 
 TOP_KEYS = ("title", "summary", "source", "intro", "outro", "defaults", "exercises")
 TIMING_KEYS = ("hold", "reps", "rest", "switch")

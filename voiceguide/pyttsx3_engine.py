@@ -3,7 +3,8 @@
 pyttsx3's eSpeak driver can return before its file is complete, cancel queued work, and
 print to stdout. So each worker process owns one pyttsx3 engine and says one phrase at a
 time to a file; the parent waits for an answer with a time limit, kills a hung worker, and
-`speak` verifies every clip it gets back. The worker is this module run as a program.
+`speak` verifies every clip it gets back (see engines.py for the protocol). The worker is
+this module run as a program.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import ctypes
 import ctypes.util
 import json
 import os
-import selectors
 import subprocess
 import sys
 import time
 from functools import lru_cache
 from pathlib import Path
 
+from .engines import ProcessWorker, Say, VoiceInfo, serve
 from .errors import SpeechError
+from .model import Voice
 
 NAME = "pyttsx3"
 SAMPLE_RATE = 22050  # what the eSpeak driver writes
@@ -52,70 +54,48 @@ def phrase_timeout(text: str) -> float:
     return 10.0 + 0.05 * len(text)
 
 
-class Worker:
-    """One worker process speaking phrases to WAV files, one at a time."""
+class Worker(ProcessWorker):
+    """One worker process saying phrases to WAV files, one at a time."""
+
+    name = NAME
+    startup_timeout = STARTUP_TIMEOUT_S
 
     def __init__(self, voice: str, rate: int):
+        super().__init__()
         self.voice = voice or DEFAULT_VOICE
         self.rate = rate
-        self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "voiceguide.pyttsx3_engine", self.voice, str(self.rate)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-        )
-        reply = self._read_reply(STARTUP_TIMEOUT_S)
-        if not reply.get("ok"):
-            self.stop()
-            raise SpeechError(f"pyttsx3 could not start: {reply.get('error', 'no answer from the engine')}")
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "voiceguide.pyttsx3_engine", self.voice, str(self.rate)]
 
-    def synthesize(self, text: str, path: Path) -> None:
-        """Say `text` into the WAV file `path`, checked and cleaned by `speak.finish_clip`;
-        raise SpeechError if the engine fails, hangs or makes a bad clip."""
-        if self.process is None or self.process.poll() is not None:
-            self.start()
-        assert self.process and self.process.stdin
-        try:
-            self.process.stdin.write(json.dumps({"text": text, "path": str(path)}) + "\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self.stop()
-            raise SpeechError("the pyttsx3 worker stopped") from None
-        reply = self._read_reply(phrase_timeout(text))
-        if not reply.get("ok"):
-            self.stop()
-            raise SpeechError(reply.get("error", "no answer from pyttsx3"))
+    def timeout(self, text: str) -> float:
+        return phrase_timeout(text)
 
-    def _read_reply(self, timeout: float) -> dict:
-        assert self.process and self.process.stdout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
-                self.stop()
-                return {"ok": False, "error": f"pyttsx3 did not answer within {timeout:.0f} s (hung engine, killed)"}
-        line = self.process.stdout.readline()
-        if not line:
-            self.stop()
-            return {"ok": False, "error": "the pyttsx3 worker exited"}
-        return json.loads(line)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait()
-            for stream in (self.process.stdin, self.process.stdout):
-                try:
-                    if stream:
-                        stream.close()
-                except OSError:
-                    pass
-            self.process = None
+# -- the engine interface (see engines.Engine) -------------------------------------------
+
+INSTALL = "pip install pyttsx3 espeakng-loader, or sudo apt-get install espeak-ng"
+BATCH = 1  # eSpeak says a line in milliseconds: batching would save nothing, and a hang costs one line
+
+
+def installed() -> bool:
+    return True  # a dependency of voiceguide itself
+
+
+def identity(voice: Voice) -> tuple[str, str]:
+    return library()[1], voice.voice or DEFAULT_VOICE
+
+
+def workers(jobs: int) -> int:
+    return jobs  # eSpeak NG is light: a worker per job
+
+
+def worker(voice: Voice, workers: int) -> Worker:
+    return Worker(voice.voice, voice.rate)
+
+
+def voices() -> list[VoiceInfo]:
+    return [VoiceInfo(NAME, id, language, SAMPLE_RATE) for id, language in list_voices()]
 
 
 def list_voices() -> list[tuple[str, str]]:
@@ -166,40 +146,27 @@ def _wait_complete(path: Path, deadline: float) -> None:
         time.sleep(0.002)
 
 
-def _worker_main(voice: str, rate: int) -> None:
-    # The protocol runs on a private copy of stdout; anything the engine prints goes to stderr.
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    try:
-        engine = _init_engine(voice, rate)
-    except Exception as error:  # reported to the parent, which raises SpeechError
-        protocol.write(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"}) + "\n")
-        return
-    protocol.write(json.dumps({"ok": True}) + "\n")
+def _start(voice: str, rate: int) -> Say:
+    engine = _init_engine(voice, rate)
     from .speak import finish_clip
 
-    for line in sys.stdin:
-        request = json.loads(line)
-        path = Path(request["path"])
+    def say(text: str, path: Path) -> str:
         raw = path.with_suffix(".raw.wav")
         try:
-            engine.save_to_file(request["text"], str(raw))
+            engine.save_to_file(text, str(raw))
             engine.runAndWait()
             _wait_complete(raw, time.monotonic() + 2.0)
-            problem = finish_clip(raw, path, request["text"], rate)
-            reply = {"ok": not problem, "error": problem}
-        except Exception as error:
-            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            return finish_clip(raw, path, text, rate)
         finally:
             raw.unlink(missing_ok=True)
-        protocol.write(json.dumps(reply) + "\n")
+
+    return say
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--voices"]:
-        voices = _init_engine(None, None).getProperty("voices")
-        out = [(v.id, (v.languages or [""])[0]) for v in voices]
+        found = _init_engine(None, None).getProperty("voices")
+        out = [(v.id, (v.languages or [""])[0]) for v in found]
         sys.stdout.write(json.dumps(out))
     else:
-        _worker_main(sys.argv[1], int(sys.argv[2]))
+        serve(lambda: _start(sys.argv[1], int(sys.argv[2])))

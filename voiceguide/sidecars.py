@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .plan import Timeline
+from .plan import Event, Timeline
 
 
 def vtt_time(ms: int) -> str:
@@ -22,6 +22,27 @@ def transcript_vtt(timeline: Timeline) -> str:
     for event in timeline.speech():
         cues += [f"{vtt_time(event.start_ms)} --> {vtt_time(event.end_ms)}", event.text, ""]
     return "\n".join(cues)
+
+
+def read_vtt(text: str) -> list[Event]:
+    """The spoken lines of a transcript written by `transcript_vtt`, as speech events."""
+    cues = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = block.strip("\n").split("\n")
+        for i, line in enumerate(lines):
+            start, arrow, end = line.partition(" --> ")
+            if arrow:
+                words = " ".join(lines[i + 1 :]).strip()
+                cues.append(Event(_vtt_ms(start), _vtt_ms(end.split()[0]), "speech", words))
+                break
+    return cues
+
+
+def _vtt_ms(stamp: str) -> int:
+    """'01:02:03.456' (or '02:03.456') -> 3723456."""
+    *hours, minutes, seconds = stamp.strip().split(":")
+    whole, _, millis = seconds.partition(".")
+    return ((int(hours[0]) if hours else 0) * 60 + int(minutes)) * 60_000 + int(whole) * 1000 + int(millis.ljust(3, "0"))
 
 
 def chapters_json(timeline: Timeline) -> str:

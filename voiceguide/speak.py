@@ -1,8 +1,10 @@
 """Stage 3, speak: unique phrases -> verified, cleaned clips, through a content-addressed cache.
 
 Each phrase is synthesized once per voice: the cache key covers everything that changes its
-sound (engine and library, voice, rate, text, clip format version). Entries are written to a
-temporary file and renamed, and read back with checks, so a torn entry is a miss, not a clip.
+sound (engine and library, voice or model, rate, text, clip format version). Entries are
+written to a temporary file and renamed, and read back with checks, so a torn entry is a
+miss, not a clip. Which engine speaks is hidden behind `engines`: clips come back from its
+worker processes checked, cleaned and resampled to SAMPLE_RATE, whatever the engine's rate.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -21,7 +24,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import loudness, pyttsx3_engine
+from . import engines, loudness
 from .errors import SpeechError
 from .model import Voice
 
@@ -88,10 +91,12 @@ class ClipCache:
 CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": loudness.SPEECH_LUFS, "ceiling": loudness.CEILING_DBTP}
 
 
-def clip_key(voice: Voice, engine_identity: str, text: str) -> str:
+def clip_key(voice: Voice, identity: tuple[str, str], text: str) -> str:
+    """The cache key of a clip; `identity` is the engine's (library, voice) identity."""
+    library, voice_identity = identity
     fields = {
-        **CLIP_RECIPE, "engine": voice.engine, "library": engine_identity,
-        "voice": voice.voice or pyttsx3_engine.DEFAULT_VOICE, "rate": voice.rate, "text": text,
+        **CLIP_RECIPE, "engine": voice.engine, "library": library,
+        "voice": voice_identity, "rate": voice.rate, "text": text,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
@@ -104,10 +109,9 @@ def speak(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], SpeechStats]:
     """Clips for every text, from the cache or synthesized (in `jobs` parallel workers)."""
-    if voice.engine != pyttsx3_engine.NAME:
-        raise SpeechError(f"unknown speech engine {voice.engine!r}: expected pyttsx3")
+    engine = engines.get(voice.engine)
     texts = list(dict.fromkeys(texts))
-    _, identity = pyttsx3_engine.library()
+    identity = engine.identity(voice)
     keys = {text: clip_key(voice, identity, text) for text in texts}
     clips: dict[str, np.ndarray] = {}
     missing = []
@@ -119,56 +123,84 @@ def speak(
             clips[text] = clip
     retries = 0
     if missing:
-        synthesizer = _Synthesizer(voice)
+        workers = max(1, min(engine.workers(jobs), len(missing)))
+        # Requests of up to BATCH phrases, but never so few requests that a worker sits idle;
+        # the longest lines first, so the workers finish together.
+        size = max(1, min(engine.BATCH, math.ceil(len(missing) / workers)))
+        longest_first = sorted(missing, key=len, reverse=True)
+        batches = [longest_first[i: i + size] for i in range(0, len(longest_first), size)]
+        synthesizer = _Synthesizer(engine, voice, workers)
+        failures = []
         try:
-            with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(missing)))) as pool:
-                for text, clip, tries in pool.map(synthesizer.clip, missing):
-                    cache.put(keys[text], clip)
-                    clips[text] = clip
-                    retries += tries - 1
-                    if progress:
-                        progress(text)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for said, failed in pool.map(synthesizer.say, batches):
+                    for text, clip, tries in said:
+                        cache.put(keys[text], clip)
+                        clips[text] = clip
+                        retries += tries - 1
+                        if progress:
+                            progress(text)
+                    failures += failed
         finally:
             synthesizer.close()
+        if failures:  # after the others are cached, so a retry of the batch has less to say
+            text, problem = failures[0]
+            raise SpeechError(f'{voice.engine} could not say "{text}" after {ATTEMPTS} tries: {problem}')
     return clips, SpeechStats(len(texts), len(missing), retries)
 
 
 class _Synthesizer:
     """Hands each thread its own worker process; verifies and retries every clip."""
 
-    def __init__(self, voice: Voice):
+    def __init__(self, engine: engines.Engine, voice: Voice, workers: int):
+        self.engine = engine
         self.voice = voice
+        self.worker_count = workers
         self.local = threading.local()
-        self.workers: list[pyttsx3_engine.Worker] = []
+        self.workers: list[engines.ProcessWorker] = []
         self.lock = threading.Lock()
         self.tmp = tempfile.TemporaryDirectory(prefix="voiceguide-speak-")
 
-    def worker(self) -> pyttsx3_engine.Worker:
+    def worker(self) -> engines.ProcessWorker:
         if not hasattr(self.local, "worker"):
-            self.local.worker = pyttsx3_engine.Worker(self.voice.voice, self.voice.rate)
+            self.local.worker = self.engine.worker(self.voice, self.worker_count)
             with self.lock:
                 self.workers.append(self.local.worker)
         return self.local.worker
 
-    def clip(self, text: str) -> tuple[str, np.ndarray, int]:
+    def say(self, texts: list[str]) -> tuple[list[tuple[str, np.ndarray, int]], list[tuple[str, str]]]:
+        """(text, clip, tries) for each text said, and (text, why) for each that could not be."""
         worker = self.worker()
-        problem = ""
+        said = []
+        problems: dict[str, str] = {}
+        pending = texts
         for attempt in range(1, ATTEMPTS + 1):
-            path = Path(self.tmp.name) / f"{threading.get_ident()}-{attempt}.wav"
-            path.unlink(missing_ok=True)
+            paths = [Path(self.tmp.name) / f"{threading.get_ident()}-{i}-{attempt}.wav" for i in range(len(pending))]
+            for path in paths:
+                path.unlink(missing_ok=True)
             try:
-                worker.synthesize(text, path)
-                samples, rate = read_wav(path)
-                problem = check_clip(samples, rate, text, self.voice.rate)
-            except SpeechError as error:
-                problem = str(error)
-            except (OSError, ValueError, EOFError, wave.Error) as error:
-                problem = f"unreadable clip ({error})"
-            if not problem:
-                return text, samples, attempt
-            log.info("retrying %r: %s", text, problem)
-            worker.stop()
-        raise SpeechError(f'{self.voice.engine} could not say "{text}" after {ATTEMPTS} tries: {problem}')
+                answers = worker.synthesize(pending, paths)
+            except SpeechError as error:  # the worker could not start
+                answers = [str(error)] * len(pending)
+            again = []
+            for text, path, problem in zip(pending, paths, answers):
+                if not problem:
+                    try:
+                        samples, rate = read_wav(path)
+                        problem = check_clip(samples, rate, text, self.voice.rate)
+                    except (OSError, ValueError, EOFError, wave.Error) as error:
+                        problem = f"unreadable clip ({error})"
+                if problem:
+                    log.info("retrying %r: %s", text, problem)
+                    problems[text] = problem
+                    again.append(text)
+                else:
+                    said.append((text, samples, attempt))
+            pending = again
+            if not pending:
+                break
+            worker.stop()  # a fresh engine for the retries
+        return said, [(text, problems[text]) for text in pending]
 
     def close(self) -> None:
         for worker in self.workers:
@@ -196,7 +228,7 @@ def check_clip(samples: np.ndarray, rate: int, text: str, words_per_minute: int)
 
 
 def finish_clip(raw: Path, out: Path, text: str, words_per_minute: int) -> str:
-    """Check a freshly synthesized clip and write its cleaned version to `out`.
+    """Check a freshly synthesized WAV file and write its cleaned version to `out`.
 
     Runs inside the speech worker processes, so the cleaning is spread over the cores.
     Returns why the clip is unusable, or '' when `out` was written.
@@ -205,11 +237,46 @@ def finish_clip(raw: Path, out: Path, text: str, words_per_minute: int) -> str:
         samples, rate = read_wav(raw)
     except (OSError, ValueError, EOFError, wave.Error) as error:
         return f"unreadable clip ({error})"
-    problem = check_clip(samples, rate, text, words_per_minute)
+    return finish_samples(samples, rate, out, text, words_per_minute)
+
+
+def finish_samples(samples: np.ndarray, rate: int, out: Path, text: str, words_per_minute: int) -> str:
+    """Resample freshly synthesized audio to SAMPLE_RATE, check it and write it cleaned to `out`.
+
+    Returns why the clip is unusable, or '' when `out` was written.
+    """
+    samples = resample(np.asarray(samples, dtype=np.float32), rate, SAMPLE_RATE)
+    problem = check_clip(samples, SAMPLE_RATE, text, words_per_minute)
     if not problem:
         with open(out, "wb") as f:
             write_wav(f, clean_clip(samples), SAMPLE_RATE)
     return problem
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """`samples` at `rate` Hz, resampled to `target` Hz (band-limited, through the FFT).
+
+    Clips are a few seconds long, so one FFT of the whole clip is cheap and exact: the
+    spectrum is cut (or zero-extended) at the lower Nyquist frequency. The clip is padded with
+    silence to a whole number of periods of both rates, so the FFT's wrap-around joins
+    silence to silence and the output length is exactly `size * target / rate`.
+    """
+    if rate == target or samples.size == 0:
+        return samples
+    step = rate // math.gcd(rate, target)  # input samples per whole number of output samples
+    pad = -(-(rate // 20) // step) * step  # at least 50 ms of silence either side
+    length = -(-(samples.size + 2 * pad) // step) * step
+    padded = np.zeros(length, np.float64)
+    padded[pad: pad + samples.size] = samples
+    out_length = length * target // rate
+    spectrum = np.fft.rfft(padded)
+    bins = out_length // 2 + 1
+    spectrum = spectrum[:bins] if bins <= spectrum.size else np.pad(spectrum, (0, bins - spectrum.size))
+    if out_length % 2 == 0 and bins <= length // 2 + 1:
+        spectrum[-1] = spectrum[-1].real  # the new Nyquist bin of a downsampled real signal
+    resampled = np.fft.irfft(spectrum, out_length) * (out_length / length)
+    start = pad * target // rate
+    return resampled[start: start + samples.size * target // rate].astype(np.float32)
 
 
 def clean_clip(samples: np.ndarray) -> np.ndarray:

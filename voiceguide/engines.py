@@ -1,0 +1,185 @@
+"""Stage 3, speak: the speech engines behind one interface (pyttsx3 with eSpeak NG, and Piper).
+
+`speak` depends on this interface only. An engine is a module (`pyttsx3_engine`,
+`piper_engine`) with the functions of `Engine` below; its sample rate, libraries, models and
+quirks stay inside it. Every engine runs in worker processes that load it once and answer
+over the same protocol: the parent writes one JSON line per request (a list of phrases and
+the file each clip goes to), the worker answers one JSON line per phrase, in order, once the
+clip is checked, cleaned and resampled to the session's rate (`speak.finish_samples`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import selectors
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from .errors import SpeechError
+from .model import Voice
+
+NAMES = ("pyttsx3", "piper")
+"""Every engine, the default first."""
+_MODULES = {"pyttsx3": "voiceguide.pyttsx3_engine", "piper": "voiceguide.piper_engine"}
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice an engine can speak with."""
+
+    engine: str
+    id: str
+    """What --voice (or a routine's `voice:`) takes."""
+    language: str
+    sample_rate: int
+    """The engine's own rate; clips are resampled to the session's rate."""
+
+
+class Engine(Protocol):
+    """What `speak`, `build`, `check` and `voices` need from an engine module."""
+
+    NAME: str
+    INSTALL: str
+    """How to install the engine, for messages."""
+    BATCH: int
+    """Phrases handed to a worker in one request (1 where the engine needs one at a time)."""
+
+    def installed(self) -> bool: ...
+
+    def identity(self, voice: Voice) -> tuple[str, str]:
+        """(library, voice) identities for cache and build keys: everything besides the
+        rate and the text that changes the sound. Cheap: starts no engine. Raises
+        SpeechError when the engine or the voice is not available."""
+
+    def workers(self, jobs: int) -> int:
+        """How many worker processes to run for `jobs` parallel jobs."""
+
+    def worker(self, voice: Voice, workers: int) -> ProcessWorker:
+        """A new (not yet started) worker process speaking with `voice`, one of `workers`."""
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+
+def get(name: str) -> Engine:
+    """The engine module called `name`; SpeechError if there is none."""
+    if name not in _MODULES:
+        raise SpeechError(f"unknown speech engine {name!r}: expected one of {', '.join(NAMES)}")
+    return importlib.import_module(_MODULES[name])  # type: ignore[return-value]
+
+
+class ProcessWorker:
+    """The parent's side of one worker process: requests, answers within time limits, restarts.
+
+    A worker that hangs is killed, one that dies is noticed; either way the phrases it had
+    not answered get the error, and the next request starts a fresh process.
+    """
+
+    name = "engine"
+    startup_timeout = 30.0
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        """The worker's command line: a module of this package run as a program."""
+        raise NotImplementedError
+
+    def timeout(self, text: str) -> float:
+        """How long saying `text` may take before the worker counts as hung."""
+        return 10.0 + 0.05 * len(text)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        reply = self._read_reply(self.startup_timeout)
+        if not reply.get("ok"):
+            self.stop()
+            raise SpeechError(f"{self.name} could not start: {reply.get('error', 'no answer from the engine')}")
+
+    def synthesize(self, texts: list[str], paths: list[Path]) -> list[str]:
+        """Say each text into its path: a checked, cleaned clip at the session's rate.
+
+        Returns why each phrase failed, '' where its clip was written. Raises SpeechError
+        only when the worker cannot be started.
+        """
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        assert self.process and self.process.stdin
+        try:
+            request = {"texts": texts, "paths": [str(path) for path in paths]}
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.stop()
+            return [f"the {self.name} worker stopped"] * len(texts)
+        problems = []
+        for text in texts:
+            reply = self._read_reply(self.timeout(text))
+            if self.process is None:  # hung or exited: nothing more will come
+                problems += [reply.get("error", f"no answer from {self.name}")] * (len(texts) - len(problems))
+                break
+            problems.append("" if reply.get("ok") else reply.get("error") or f"{self.name} failed")
+        return problems
+
+    def _read_reply(self, timeout: float) -> dict:
+        assert self.process and self.process.stdout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                self.stop()
+                return {"ok": False, "error": f"{self.name} did not answer within {timeout:.0f} s (hung engine, killed)"}
+        line = self.process.stdout.readline()
+        if not line:
+            self.stop()
+            return {"ok": False, "error": f"the {self.name} worker exited"}
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    if stream:
+                        stream.close()
+                except OSError:
+                    pass
+            self.process = None
+
+
+Say = Callable[[str, Path], str]
+"""In a worker: say a text into a finished clip file; return why it failed, or ''."""
+
+
+def serve(start: Callable[[], Say]) -> None:
+    """The worker process's side of the protocol: load the engine once, then answer requests."""
+    # The protocol runs on a private copy of stdout; anything the engine prints goes to stderr.
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        say = start()
+    except Exception as error:  # reported to the parent, which raises SpeechError
+        protocol.write(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"}) + "\n")
+        return
+    protocol.write(json.dumps({"ok": True}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        for text, path in zip(request["texts"], request["paths"]):
+            try:
+                problem = say(text, Path(path))
+            except Exception as error:
+                problem = f"{type(error).__name__}: {error}"
+            protocol.write(json.dumps({"ok": not problem, "error": problem}) + "\n")

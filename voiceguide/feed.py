@@ -1,0 +1,87 @@
+"""Part of publish: every session -> a podcast feed (RSS 2.0 with the iTunes and Podcasting 2.0 tags).
+
+feedgen writes the RSS and iTunes tags; the two Podcasting 2.0 tags it does not know,
+podcast:chapters and podcast:transcript, are added by the small extension below.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
+
+if TYPE_CHECKING:
+    from .publish import Session
+
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+FEED_TITLE = "voiceguide sessions"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the date of a feed with no sessions
+
+
+def feed_xml(sessions: list[Session], base_url: str) -> bytes:
+    """The feed, every file named by an absolute URL under `base_url`. The same sessions
+    give the same bytes (no build time in it), so an unchanged feed is not rewritten."""
+    from .publish import FEED_NAME, INDEX_NAME
+
+    base = base_url.rstrip("/") + "/"
+    feed = FeedGenerator()
+    feed.load_extension("podcast")
+    feed.register_extension("podcast2", _Podcast2, _Podcast2Entry)
+    feed.title(FEED_TITLE)
+    feed.description("Narrated exercise sessions, made by voiceguide from routines written in YAML.")
+    feed.link(href=base + FEED_NAME, rel="self")
+    feed.link(href=base + INDEX_NAME, rel="alternate")  # the last link is RSS's <link>
+    feed.language("en")
+    feed.generator("voiceguide")
+    feed.podcast.itunes_author("voiceguide")
+    feed.podcast.itunes_category("Health & Fitness", "Fitness")
+    feed.podcast.itunes_explicit("no")
+    feed.podcast.itunes_type("episodic")
+    covers = [s.files["cover"] for s in sessions if "cover" in s.files]
+    if covers:  # the show needs a picture; the first session's will do
+        feed.image(url=base + quote(covers[0]), title=FEED_TITLE, link=base + INDEX_NAME)
+        feed.podcast.itunes_image(base + quote(covers[0]))
+    feed.lastBuildDate(max((s.built for s in sessions), default=_EPOCH))
+
+    for session in sessions:
+        item = feed.add_entry(order="append")
+        item.guid(f"voiceguide:{session.name}", permalink=False)  # by name: a rebuild is the same episode
+        item.title(session.title)
+        item.description(session.summary + (f"\n\nSource: {session.source}" if session.source else ""))
+        item.link(href=f"{base}{INDEX_NAME}#{quote(session.name)}")
+        item.pubDate(session.built)
+        item.enclosure(base + quote(session.files["mp3"]), str(session.mp3_bytes), "audio/mpeg")
+        item.podcast.itunes_duration(round(session.duration_ms / 1000))
+        if "cover" in session.files:
+            item.podcast.itunes_image(base + quote(session.files["cover"]))
+        if "chapters" in session.files:
+            item.podcast2.chapters = base + quote(session.files["chapters"])
+        if "vtt" in session.files:
+            item.podcast2.transcript = base + quote(session.files["vtt"])
+    return feed.rss_str(pretty=True)
+
+
+class _Podcast2(BaseExtension):
+    """The channel's part of the Podcasting 2.0 extension: only its namespace."""
+
+    def extend_ns(self):
+        return {"podcast": PODCAST_NS}
+
+
+class _Podcast2Entry(BaseEntryExtension):
+    """podcast:chapters and podcast:transcript of one item, set as plain attributes."""
+
+    def __init__(self):
+        self.chapters: str | None = None
+        self.transcript: str | None = None
+
+    def extend_rss(self, item):
+        if self.chapters:
+            xml_elem(f"{{{PODCAST_NS}}}chapters", item, url=self.chapters, type="application/json+chapters")
+        if self.transcript:
+            xml_elem(f"{{{PODCAST_NS}}}transcript", item, url=self.transcript, type="text/vtt", rel="captions")
+        return item
