@@ -19,6 +19,7 @@ and speech workers are separate processes and not included).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -40,15 +41,32 @@ from voiceguide.plan import phrases  # noqa: E402
 from voiceguide.speak import SAMPLE_RATE  # noqa: E402
 
 
+# Commands are started by a small launcher process: a child's peak RSS counts the memory of
+# the process it was forked from, and this script holds decoded sessions in memory.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    started = time.perf_counter()
+    child = subprocess.Popen(job["command"], env=job["env"], cwd=job["cwd"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    print(json.dumps([seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status),
+                      child.stderr.read().decode(errors="replace")]), flush=True)
+"""
+_launcher = subprocess.Popen([sys.executable, "-c", _LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
 def run(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one command."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
-    return seconds, usage.ru_maxrss / 1024
+    assert _launcher.stdin and _launcher.stdout
+    _launcher.stdin.write(json.dumps({"command": command, "env": env or dict(os.environ), "cwd": str(cwd)}) + "\n")
+    _launcher.stdin.flush()
+    seconds, rss, code, errors = json.loads(_launcher.stdout.readline())
+    if code != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{errors}")
+    return seconds, rss
 
 
 def median(runs: int, prepare, command, env=None, cwd: Path = ROOT) -> tuple[float, float]:
@@ -101,7 +119,7 @@ def floor(routine_path: Path, mp3: Path, work: Path, runs: int) -> tuple[float, 
 def synthetic_routine(directory: Path, minutes: int) -> Path:
     """A routine of about `minutes`, with new wording in every exercise (as real ones have)."""
     lines = [f"title: Synthetic {minutes} minutes", "defaults:", "  hold: 45", "  reps: 2", "  rest: 10", "exercises:"]
-    for n in range(round(minutes * 60 / 150)):  # about 150 s per exercise
+    for n in range(round(minutes * 60 / 243)):  # about 4 minutes an exercise
         lines += [
             f"  - name: Stretch number {n + 1}",
             "    sides: both",

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -173,14 +174,16 @@ def build(
     ensure_dir(out_dir)
     sweep_temporaries(out_dir)
     files = outputs(out_dir, name)
-    cover = cover_png(routine.title, f"{_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
     # Sidecars first and the plan record last: a matching record means every file is complete.
-    write_atomically(files["cover"], cover)
     write_atomically(files["vtt"], transcript_vtt(timeline).encode())
     write_atomically(files["chapters"], chapters_json(timeline).encode())
     tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
     blocks = render(timeline, clips, SAMPLE_RATE, narration.chimes)
-    export(blocks, mp3, SAMPLE_RATE, tags, timeline.chapters, cover)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # The cover is drawn while the encoder runs; it is needed only for the tags.
+        cover = background.submit(cover_png, routine.title, f"{_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
+        export(blocks, mp3, SAMPLE_RATE, tags, timeline.chapters, cover.result)
+    write_atomically(files["cover"], cover.result())
     record = {
         "format": OUTPUT_FORMAT_VERSION,
         "routine": routine.id,

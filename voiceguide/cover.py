@@ -39,5 +39,5 @@ def cover_png(title: str, subtitle: str, seed: str) -> bytes:
     width = draw.textlength(subtitle, font=small)
     draw.text(((SIZE - width) / 2, SIZE - 180), subtitle, font=small, fill=(235, 235, 228))
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")
     return out.getvalue()

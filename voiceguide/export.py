@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -100,9 +100,12 @@ def export(
     sample_rate: int,
     tags: Tags,
     chapters: Sequence[Chapter] = (),
-    cover: bytes | None = None,
+    cover: Callable[[], bytes] | None = None,
 ) -> None:
-    """Encode the blocks to `path` as a mono CBR MP3 with tags, chapters and cover, atomically."""
+    """Encode the blocks to `path` as a mono CBR MP3 with tags, chapters and cover, atomically.
+
+    `cover` gives the cover PNG; it is called once encoding is done, so it can be made meanwhile.
+    """
     ensure_dir(path.parent)
     try:
         tmp = temporary_path(path)
@@ -110,7 +113,7 @@ def export(
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
     try:
         _encode(blocks, tmp, sample_rate)
-        write_tags(tmp, tags, chapters, cover)
+        write_tags(tmp, tags, chapters, cover() if cover else None)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

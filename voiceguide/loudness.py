@@ -70,7 +70,11 @@ def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
     """Gated integrated loudness in LUFS (mono); -inf for silence."""
-    weighted = k_weighted(samples, sample_rate)
+    return _gated_loudness(k_weighted(samples, sample_rate), sample_rate)
+
+
+def _gated_loudness(weighted: np.ndarray, sample_rate: int) -> float:
+    """BS.1770 gating over 400 ms blocks (75% overlap) of an already K-weighted signal."""
     block, step = int(0.4 * sample_rate), int(0.1 * sample_rate)
     if weighted.size <= block:
         powers = np.array([np.mean(weighted ** 2)])
@@ -138,7 +142,12 @@ def _box(values: np.ndarray, radius: int) -> np.ndarray:
 
 
 def limiter_gain(samples: np.ndarray, sample_rate: int, ceiling_db: float = CEILING_DBTP) -> np.ndarray:
-    """A smooth gain curve (≤ 1) that keeps the true peak under the ceiling.
+    """A smooth gain curve (≤ 1) that keeps the true peak under the ceiling."""
+    return _gain_for_peaks(true_peak_envelope(samples), sample_rate, ceiling_db)
+
+
+def _gain_for_peaks(peaks: np.ndarray, sample_rate: int, ceiling_db: float) -> np.ndarray:
+    """The limiter's gain for a true-peak envelope.
 
     The needed gain is taken as a minimum over a short window on both sides (lookahead, so
     the gain is already down when a peak arrives), then smoothed by two moving averages
@@ -146,7 +155,6 @@ def limiter_gain(samples: np.ndarray, sample_rate: int, ceiling_db: float = CEIL
     under the gain it needs.
     """
     ceiling = 10 ** (ceiling_db / 20)
-    peaks = true_peak_envelope(samples)
     need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
     if need.min() >= 1.0:
         return np.ones_like(need)
@@ -157,18 +165,34 @@ def limiter_gain(samples: np.ndarray, sample_rate: int, ceiling_db: float = CEIL
 
 def normalize(samples: np.ndarray, sample_rate: int, target_lufs: float = SPEECH_LUFS,
               ceiling_db: float = CEILING_DBTP) -> np.ndarray:
-    """Bring a clip to the target loudness with its true peak under the ceiling."""
-    out = samples.astype(np.float64)
-    loudness = integrated_loudness(out, sample_rate)
+    """Bring a clip to the target loudness with its true peak under the ceiling.
+
+    A gain G then the limiter: the limiter eats part of any gain added to a peaky clip, so
+    G is found by a few secant steps. The K-weighted signal and the true-peak envelope are
+    computed once: both scale with G, and the limiter's slow gain is applied to the
+    K-weighted signal directly (K-weighting and a gain that changes over milliseconds
+    commute closely enough for a 0.1 LU target).
+    """
+    x = samples.astype(np.float64)
+    weighted = k_weighted(x, sample_rate)
+    loudness = _gated_loudness(weighted, sample_rate)
     if not np.isfinite(loudness):
         return samples
-    step = 1.0
-    for _ in range(3):
-        out *= 10 ** (step * (target_lufs - loudness) / 20)
-        out *= limiter_gain(out, sample_rate, ceiling_db)
-        # Limiting eats part of any gain added to a peaky clip, so later rounds aim past the gap.
-        step = 1.4
-        loudness = integrated_loudness(out, sample_rate)
-        if abs(loudness - target_lufs) < 0.3:
+    peaks = true_peak_envelope(x)
+
+    def limited(gain_db: float) -> tuple[float, np.ndarray]:
+        gain = 10 ** (gain_db / 20)
+        curve = gain * _gain_for_peaks(peaks * gain, sample_rate, ceiling_db)
+        return _gated_loudness(weighted * curve, sample_rate), curve
+
+    gain_db = target_lufs - loudness
+    result, curve = limited(gain_db)
+    previous = (gain_db - (target_lufs - loudness), loudness)  # no gain: the clip as it is
+    for _ in range(4):
+        if abs(result - target_lufs) < 0.1:
             break
-    return out.astype(np.float32)
+        slope = (result - previous[1]) / (gain_db - previous[0]) if gain_db != previous[0] else 1.0
+        previous = (gain_db, result)
+        gain_db += (target_lufs - result) / max(slope, 0.2)
+        result, curve = limited(gain_db)
+    return (x * curve).astype(np.float32)

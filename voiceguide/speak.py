@@ -31,7 +31,7 @@ from .model import Voice
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
-CLIP_FORMAT_VERSION = 4  # 4: trimmed, loudness-normalized, limited by a polyphase true-peak meter
+CLIP_FORMAT_VERSION = 5  # 5: trimmed, loudness-normalized by secant steps, true-peak limited
 ATTEMPTS = 3
 SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count as silence
 EDGE_FADE_MS = 6
