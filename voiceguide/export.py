@@ -187,6 +187,7 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int) -> None:
     with tempfile.TemporaryFile() as errors:
         encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
         assert encoder.stdin
+        _widen_pipe(encoder.stdin.fileno())
         try:
             for block in blocks:
                 encoder.stdin.write(to_pcm16(block))
@@ -207,6 +208,17 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int) -> None:
                 if problem in detail:
                     raise OutputError(f"{tmp.parent}: cannot write: {problem}")
             raise ToolError(f"ffmpeg failed to encode the MP3: {detail}")
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let the encoder's input pipe hold about 20 s of audio (Linux), so the next blocks are
+    mixed while the encoder works instead of the encoder waiting for them."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass  # another OS, or a lower pipe-max-size: the default pipe still works
 
 
 def to_pcm16(block: np.ndarray) -> bytes:
