@@ -132,8 +132,10 @@ def floor(routine_path: Path, mp3: Path, work: Path, runs: int) -> tuple[float, 
 
 def synthetic_routine(directory: Path, minutes: int) -> Path:
     """A routine of about `minutes`, with new wording in every exercise (as real ones have)."""
-    lines = [f"title: Synthetic {minutes} minutes", "defaults:", "  hold: 45", "  reps: 2", "  rest: 10", "exercises:"]
-    for n in range(round(minutes * 60 / 243)):  # about 4 minutes an exercise
+    count = max(1, round(minutes * 60 / 243))  # an exercise lasts about 4 minutes with 45 s holds
+    hold = round(45 * minutes * 60 / (count * 243))
+    lines = [f"title: Synthetic {minutes} minutes", "defaults:", f"  hold: {hold}", "  reps: 2", "  rest: 10", "exercises:"]
+    for n in range(count):
         lines += [
             f"  - name: Stretch number {n + 1}",
             "    sides: both",

@@ -31,7 +31,7 @@ from .model import Voice
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
-CLIP_FORMAT_VERSION = 5  # 5: trimmed, loudness-normalized by secant steps, true-peak limited
+CLIP_FORMAT_VERSION = 6  # 6: trimmed, band-limited to 9 kHz, loudness-normalized, true-peak limited
 ATTEMPTS = 3
 SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count as silence
 EDGE_FADE_MS = 6
@@ -88,7 +88,7 @@ class ClipCache:
 
 
 # Everything about how clips are made besides their voice and text; part of every cache key.
-CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": loudness.SPEECH_LUFS, "ceiling": loudness.CEILING_DBTP}
+CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": loudness.SPEECH_LUFS, "ceiling": loudness.CEILING_DBTP, "lowpass": loudness.LOWPASS_HZ}
 
 
 def clip_key(voice: Voice, identity: tuple[str, str], text: str) -> str:
