@@ -42,6 +42,7 @@ def render(
     # neighbourhood of every sample as it would in one pass over the whole session.
     margin = int(0.02 * sample_rate)
     trigger = 10 ** (CEILING_DBTP / 20)  # lines alone are already under the ceiling
+    reach = int(0.01 * sample_rate)  # more than the limiter's window and its smoothing
     upcoming = 0
     active: list[tuple[int, np.ndarray]] = []
     for block_start in range(0, total, block):
@@ -50,8 +51,11 @@ def render(
             active.append(placed[upcoming])
             upcoming += 1
         out = _mix(active, block_start - margin, block_end + margin)
-        if np.abs(out).max(initial=0.0) > trigger:  # a chime's tail under a word
-            out *= limiter_gain(out, sample_rate)
+        overs = np.flatnonzero(np.abs(out) > trigger)  # where a chime's tail rings under a word
+        if overs.size:
+            # The limiter only lowers the gain within its window of an over: limit that stretch.
+            lo, hi = max(0, overs[0] - reach), min(out.size, overs[-1] + reach)
+            out[lo:hi] *= limiter_gain(out[lo:hi], sample_rate)
         active = [(s, x) for s, x in active if s + x.size > block_end - margin]
         yield out[margin: margin + block_end - block_start]
 
