@@ -10,13 +10,13 @@ from voiceguide.build import build, plan_routine
 from voiceguide.load import load
 from voiceguide.speak import ClipCache
 
-SHORT = """\
-    title: Short Test Session
+SHORT_TEMPLATE = """\
+    title: {title}
     summary: A short session for the tests.
     source: Written for the voiceguide tests.
     defaults:
-      hold: 6
-      rest: 4
+      hold: {hold}
+      rest: {rest}
     exercises:
       - name: Knee hug
         sides: both
@@ -34,12 +34,20 @@ SHORT = """\
 """
 
 
+def short_routine(title: str = "Short Test Session", hold: float = 6, rest: float = 4) -> str:
+    """A short routine: a two-sided hold with a cue, and a flow; YAML text, dedented."""
+    return textwrap.dedent(SHORT_TEMPLATE).format(title=title, hold=hold, rest=rest)
+
+
+SHORT = short_routine()
+
+
 @pytest.fixture(scope="session")
 def session(tmp_path_factory):
     """The short routine built once with the real engine into a fresh cache."""
     tmp = tmp_path_factory.mktemp("session")
     path = tmp / "short.yaml"
-    path.write_text(textwrap.dedent(SHORT))
+    path.write_text(SHORT)
     routine = load(path)
     cache = ClipCache(tmp / "cache")
     result = build(routine, tmp / "out", cache=cache, jobs=2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -73,7 +72,7 @@ def test_cli_build_and_plan(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     Path("routines").mkdir()
-    Path("routines/short.yaml").write_text(textwrap.dedent(SHORT))
+    Path("routines/short.yaml").write_text(SHORT)
     runner = CliRunner()
     built = runner.invoke(cli, ["build", "short", "--out", "public"])
     assert built.exit_code == 0, built.output

