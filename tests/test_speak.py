@@ -148,15 +148,8 @@ def test_an_unknown_engine_is_a_clear_error(tmp_path):
 def test_a_hung_engine_times_out_with_a_clear_error(tmp_path, monkeypatch):
     hang = "import sys, time; print('{\"ok\": true}', flush=True); sys.stdin.readline(); time.sleep(60)"
 
-    def start(self):
-        import subprocess
-
-        self.process = subprocess.Popen([sys.executable, "-c", hang], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, bufsize=1)
-        assert self._read_reply(5)["ok"]
-
-    monkeypatch.setattr(pyttsx3_engine.Worker, "start", start)
-    monkeypatch.setattr(pyttsx3_engine, "phrase_timeout", lambda text: 0.3)
+    monkeypatch.setattr(pyttsx3_engine.Worker, "command", lambda self: [sys.executable, "-c", hang])
+    monkeypatch.setattr(pyttsx3_engine.Worker, "timeout", lambda self, text: 0.3)
     started = time.monotonic()
     with pytest.raises(SpeechError) as error:
         speak(["Breathe in."], Voice(), ClipCache(tmp_path))
@@ -182,3 +175,17 @@ def test_the_real_engine_says_each_line_completely(tmp_path):
     for line in lines:
         assert check_clip(clips[line], SAMPLE_RATE, line, 160) == ""
     assert clips["Three."].size < SAMPLE_RATE  # a countdown number fits in its second
+
+
+def test_answers_that_arrive_together_are_all_read(tmp_path, monkeypatch):
+    """Two answers in the pipe at once: the second must not wait for a timeout."""
+    both = ("import sys; print('{\"ok\": true}', flush=True); sys.stdin.readline(); "
+            "sys.stdout.write('{\"ok\": true, \"error\": \"\"}\\n{\"ok\": false, \"error\": \"second\"}\\n'); "
+            "sys.stdout.flush(); sys.stdin.readline()")
+    monkeypatch.setattr(pyttsx3_engine.Worker, "command", lambda self: [sys.executable, "-c", both])
+    monkeypatch.setattr(pyttsx3_engine.Worker, "timeout", lambda self, text: 5)
+    worker = pyttsx3_engine.Worker("", 160)
+    started = time.monotonic()
+    assert worker.synthesize(["One.", "Two."], [tmp_path / "1.wav", tmp_path / "2.wav"]) == ["", "second"]
+    assert time.monotonic() - started < 3
+    worker.stop()

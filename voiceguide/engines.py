@@ -16,6 +16,7 @@ import os
 import selectors
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -84,6 +85,7 @@ class ProcessWorker:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
+        self.unread = bytearray()  # answer bytes read from the pipe, not yet a whole line
 
     def command(self) -> list[str]:
         """The worker's command line: a module of this package run as a program."""
@@ -99,9 +101,9 @@ class ProcessWorker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
+            bufsize=0,  # answers are read from the raw pipe: see _read_reply
         )
+        self.unread = bytearray()
         reply = self._read_reply(self.startup_timeout)
         if not reply.get("ok"):
             self.stop()
@@ -118,8 +120,7 @@ class ProcessWorker:
         assert self.process and self.process.stdin
         try:
             request = {"texts": texts, "paths": [str(path) for path in paths]}
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
         except (BrokenPipeError, OSError):
             self.stop()
             return [f"the {self.name} worker stopped"] * len(texts)
@@ -133,17 +134,28 @@ class ProcessWorker:
         return problems
 
     def _read_reply(self, timeout: float) -> dict:
+        """The next answer line. Read from the raw pipe into our own buffer: a buffered
+        readline could swallow a second answer that select() would then never see."""
         assert self.process and self.process.stdout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.unread:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.process.stdout, selectors.EVENT_READ)
+                if not selector.select(max(0.0, deadline - time.monotonic())):
+                    self.stop()
+                    return {"ok": False, "error": f"{self.name} did not answer within {timeout:.0f} s (hung engine, killed)"}
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
                 self.stop()
-                return {"ok": False, "error": f"{self.name} did not answer within {timeout:.0f} s (hung engine, killed)"}
-        line = self.process.stdout.readline()
-        if not line:
+                return {"ok": False, "error": f"the {self.name} worker exited"}
+            self.unread += chunk
+        line, _, rest = bytes(self.unread).partition(b"\n")
+        self.unread = bytearray(rest)
+        try:
+            return json.loads(line)
+        except ValueError:
             self.stop()
-            return {"ok": False, "error": f"the {self.name} worker exited"}
-        return json.loads(line)
+            return {"ok": False, "error": f"the {self.name} worker answered nonsense: {line[:80]!r}"}
 
     def stop(self) -> None:
         if self.process is not None:

@@ -49,11 +49,6 @@ def library() -> tuple[str, str]:
     return espeakng_loader.get_library_path(), f"espeakng-loader-{version('espeakng-loader')}"
 
 
-def phrase_timeout(text: str) -> float:
-    """Generous: eSpeak says a line in milliseconds; only a hung engine takes this long."""
-    return 10.0 + 0.05 * len(text)
-
-
 class Worker(ProcessWorker):
     """One worker process saying phrases to WAV files, one at a time."""
 
@@ -67,9 +62,6 @@ class Worker(ProcessWorker):
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "voiceguide.pyttsx3_engine", self.voice, str(self.rate)]
-
-    def timeout(self, text: str) -> float:
-        return phrase_timeout(text)
 
 
 # -- the engine interface (see engines.Engine) -------------------------------------------
