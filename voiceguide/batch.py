@@ -224,9 +224,14 @@ def _build_each(
     # running threads (speech, progress) can deadlock, and costs only a fresh import here.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = [pool.submit(_build_in_worker, routine, out_dir, options, cache) for routine in routines]
+        futures = {pool.submit(_build_in_worker, routine, out_dir, options, cache): routine for routine in routines}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as error:  # a worker process that died (out of memory, a crash)
+                yield Failure(futures[future], f"the build process failed: {type(error).__name__}: {error}")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # after Ctrl-C, start no more sessions
 

@@ -106,7 +106,7 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
     """Hash of every input of a build: when it is unchanged, the output is up to date."""
     library, model = engines.get(voice.engine).identity(voice)  # for Piper, the model's content too
     inputs = {
-        "routine": hashlib.sha256(routine.path.read_bytes()).hexdigest(),
+        "routine": routine.digest,
         "narration": asdict(narration),
         "voice": asdict(voice),
         "library": library,

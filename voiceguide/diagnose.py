@@ -54,7 +54,7 @@ def _check_ffmpeg() -> tuple[bool, str]:
         path = tools.ffmpeg()
         encoders = subprocess.run([path, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30).stdout
     except (VoiceguideError, OSError, subprocess.SubprocessError) as error:
-        return False, f"ffmpeg: {error} (fix: 'pip install imageio-ffmpeg' or 'sudo apt-get install ffmpeg')"
+        return False, f"ffmpeg: {error}"  # the error says how to install it
     if "libmp3lame" not in encoders:
         return False, f"ffmpeg at {path} has no MP3 encoder (fix: 'sudo apt-get install ffmpeg libmp3lame0')"
     return True, f"ffmpeg works ({path})"

@@ -147,7 +147,12 @@ def write_tags(path: Path, tags: Tags, chapters: Sequence[Chapter], cover: bytes
     for element_id, chapter in zip(ids, chapters):
         id3.add(CHAP(element_id=element_id, start_time=chapter.start_ms, end_time=chapter.end_ms,
                      start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF, sub_frames=[TIT2(encoding=3, text=chapter.title)]))
-    id3.save(path, v2_version=3)
+    from mutagen import MutagenError
+
+    try:
+        id3.save(path, v2_version=3)
+    except MutagenError as error:  # mutagen wraps the OSError of a full or read-only disk
+        raise OutputError(f"{path.parent}: cannot write the tags: {error}") from None
     _put_chapters_in_time_order(path)
 
 

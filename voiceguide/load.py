@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -384,7 +385,9 @@ class _RoutineReader:
         root = self.compose(text)
         if root is None or not self.check_size(root):
             return None
-        return self.routine(root, path)
+        routine = self.routine(root, path)
+        # The digest of the bytes validated here, so a build keys exactly what it planned.
+        return replace(routine, digest=hashlib.sha256(data).hexdigest()) if routine else None
 
     def decode(self, data: bytes) -> str | None:
         if len(data) > MAX_FILE_BYTES:

@@ -204,7 +204,7 @@ def normalize(samples: np.ndarray, sample_rate: int, target_lufs: float = SPEECH
 
     gain_db = target_lufs - loudness
     result, curve = limited(gain_db)
-    previous = (gain_db - (target_lufs - loudness), loudness)  # no gain: the clip as it is
+    previous = (0.0, loudness)  # no gain: the clip as it is
     for _ in range(4):
         if abs(result - target_lufs) < 0.1:
             break

@@ -108,3 +108,5 @@ class Routine:
     """Narration settings from the routine's defaults."""
     voice: Voice = field(default_factory=Voice)
     """Voice settings from the routine's defaults."""
+    digest: str = ""
+    """SHA-256 of the file's bytes as they were read and checked; part of the build key."""

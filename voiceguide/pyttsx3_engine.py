@@ -37,7 +37,7 @@ def library() -> tuple[str, str]:
     """
     system = ctypes.util.find_library("espeak-ng")
     if system:
-        return system, f"system-{system}"
+        return system, f"system-{_installed_file(system)}"
     try:
         import espeakng_loader
         from importlib.metadata import version
@@ -74,8 +74,21 @@ def installed() -> bool:
     return True  # a dependency of voiceguide itself
 
 
+def _installed_file(soname: str) -> str:
+    """The file a system soname points to (its name carries the version: ...so.1.51), so an
+    upgrade of eSpeak NG makes new cache keys."""
+    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
+                      "/usr/local/lib", "/lib"):
+        candidate = Path(directory) / soname
+        if candidate.exists():
+            return os.path.realpath(candidate)
+    return soname
+
+
 def identity(voice: Voice) -> tuple[str, str]:
-    return library()[1], voice.voice or DEFAULT_VOICE
+    from importlib.metadata import version
+
+    return f"{library()[1]} pyttsx3-{version('pyttsx3')}", voice.voice or DEFAULT_VOICE
 
 
 def workers(jobs: int) -> int:
@@ -92,12 +105,16 @@ def voices() -> list[VoiceInfo]:
 
 def list_voices() -> list[tuple[str, str]]:
     """(voice id, language) for each eSpeak NG voice, read by a short-lived worker."""
-    result = subprocess.run(
-        [sys.executable, "-m", "voiceguide.pyttsx3_engine", "--voices"],
-        capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "voiceguide.pyttsx3_engine", "--voices"],
+            capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise SpeechError(f"pyttsx3 did not list its voices within {STARTUP_TIMEOUT_S:.0f} s") from None
     if result.returncode != 0:
-        raise SpeechError(f"pyttsx3 could not list voices: {result.stderr.strip().splitlines()[-1:]}")
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SpeechError(f"pyttsx3 could not list voices: {last}")
     return [tuple(v) for v in json.loads(result.stdout)]
 
 

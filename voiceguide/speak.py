@@ -31,7 +31,7 @@ from .model import Voice
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
-CLIP_FORMAT_VERSION = 6  # 6: trimmed, band-limited to 9 kHz, loudness-normalized, true-peak limited
+CLIP_FORMAT_VERSION = 6  # 6: trimmed, band-limited to 7.5 kHz, loudness-normalized, true-peak limited
 ATTEMPTS = 3
 SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count as silence
 EDGE_FADE_MS = 6
