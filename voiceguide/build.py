@@ -118,16 +118,19 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def is_up_to_date(mp3: Path, sidecar: Path, key: str) -> bool:
+def current_record(files: dict[str, Path], key: str) -> dict | None:
+    """The plan record of the last build if it was made from `key` and all its files are
+    still there, else None."""
     try:
-        recorded = json.loads(sidecar.read_text())
-        return (
+        recorded = json.loads(files["plan"].read_text())
+        whole = (
             recorded.get("build_key") == key
-            and mp3.stat().st_size == recorded.get("mp3_bytes")
-            and all((sidecar.parent / name).exists() for name in recorded.get("files", {}).values())
+            and files["mp3"].stat().st_size == recorded.get("mp3_bytes")
+            and all((files["plan"].parent / name).exists() for name in recorded.get("files", {}).values())
         )
     except (OSError, ValueError, AttributeError):
-        return False
+        return None
+    return recorded if whole else None
 
 
 def up_to_date(routine: Routine, out_dir: Path, options: Options = Options()) -> BuildResult | None:
@@ -137,12 +140,15 @@ def up_to_date(routine: Routine, out_dir: Path, options: Options = Options()) ->
     """
     started = time.perf_counter()
     narration, voice = options.narration(routine), options.voice_for(routine)
-    name = variant_name(routine, narration, voice)
-    mp3, sidecar = out_dir / f"{name}.mp3", out_dir / f"{name}.json"
-    if not is_up_to_date(mp3, sidecar, build_key(routine, narration, voice)):
+    files = outputs(out_dir, variant_name(routine, narration, voice))
+    return _up_to_date_result(routine, files, build_key(routine, narration, voice), started)
+
+
+def _up_to_date_result(routine: Routine, files: dict[str, Path], key: str, started: float) -> BuildResult | None:
+    record = current_record(files, key)
+    if record is None:
         return None
-    duration = json.loads(sidecar.read_text()).get("duration_ms", 0)
-    return BuildResult(routine, mp3, "up to date", duration, time.perf_counter() - started)
+    return BuildResult(routine, files["mp3"], "up to date", record.get("duration_ms", 0), time.perf_counter() - started)
 
 
 def plan_routine(routine: Routine, narration: Narration, voice: Voice, cache: ClipCache, jobs: int = 1) -> tuple[Timeline, dict, SpeechStats]:
@@ -163,17 +169,16 @@ def build(
     started = time.perf_counter()
     narration, voice = options.narration(routine), options.voice_for(routine)
     cache = cache or ClipCache(cache_dir())
-    name = variant_name(routine, narration, voice)
-    mp3, sidecar = out_dir / f"{name}.mp3", out_dir / f"{name}.json"
+    files = outputs(out_dir, variant_name(routine, narration, voice))
+    mp3 = files["mp3"]
     key = build_key(routine, narration, voice)
-    if not force and (current := up_to_date(routine, out_dir, options)):
+    if not force and (current := _up_to_date_result(routine, files, key, started)):
         return current
 
     # Speak, then plan with the real clip lengths, then render and encode as one stream.
     timeline, clips, stats = plan_routine(routine, narration, voice, cache, jobs)
     ensure_dir(out_dir)
     sweep_temporaries(out_dir)
-    files = outputs(out_dir, name)
     # Sidecars first and the plan record last: a matching record means every file is complete.
     write_atomically(files["vtt"], transcript_vtt(timeline).encode())
     write_atomically(files["chapters"], chapters_json(timeline).encode())
@@ -199,7 +204,7 @@ def build(
         "chapters": [asdict(c) for c in timeline.chapters],
         "events": timeline.to_json(),
     }
-    write_atomically(sidecar, json.dumps(record, indent=1, ensure_ascii=False).encode())
+    write_atomically(files["plan"], json.dumps(record, indent=1, ensure_ascii=False).encode())
     return BuildResult(routine, mp3, "built", timeline.duration_ms, time.perf_counter() - started, stats, timeline.notes)
 
 
