@@ -15,7 +15,7 @@ from .errors import RoutineError, Problem
 from .cover import cover_png
 from .export import Tags, ensure_dir, export, sweep_temporaries, write_atomically
 from .load import load, routine_id
-from .model import Narration, Routine, Voice
+from .model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
 from .render import render
 from .sidecars import chapters_json, transcript_vtt
@@ -186,7 +186,7 @@ def build(
     blocks = render(timeline, clips, SAMPLE_RATE, narration.chimes)
     with ThreadPoolExecutor(max_workers=1) as background:
         # The cover is drawn while the encoder runs; it is needed only for the tags.
-        cover = background.submit(cover_png, routine.title, f"{_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
+        cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
         export(blocks, mp3, SAMPLE_RATE, tags, timeline.chapters, cover.result)
     write_atomically(files["cover"], cover.result())
     record = {
@@ -217,11 +217,6 @@ def outputs(out_dir: Path, name: str) -> dict[str, Path]:
         "chapters": out_dir / f"{name}.chapters.json",
         "plan": out_dir / f"{name}.json",
     }
-
-
-def _clock(ms: int) -> str:
-    seconds = round(ms / 1000)
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _comment(routine: Routine) -> str:

@@ -13,6 +13,7 @@ import click
 from . import __version__
 from .engines import NAMES as ENGINES
 from .errors import RoutineError, VoiceguideError
+from .model import format_clock
 
 ROUTINES_DIR = Path("routines")
 
@@ -252,7 +253,7 @@ class _Progress:
             self._erase()
             if what in ("built", "up to date"):
                 took = f" in {session.seconds:.1f} s" if what == "built" else ""
-                click.echo(f"{what}: {session.mp3} ({_clock(session.duration_ms)}){took}")
+                click.echo(f"{what}: {session.mp3} ({format_clock(session.duration_ms)}){took}")
                 for note in session.notes:
                     click.echo(f"note: {session.routine.id}: {note}", err=True)
             elif what == "spoken" and not self.live:
@@ -326,7 +327,7 @@ def list_routines(routines_dir):
     timelines = plan_all(loaded, jobs=_jobs_default())  # each phrase spoken once, for all of them
     rows = [("id", "title", "exercises", "duration")]
     for routine, timeline in zip(loaded, timelines):
-        duration = "-" if isinstance(timeline, Failure) else _clock(timeline.duration_ms)
+        duration = "-" if isinstance(timeline, Failure) else format_clock(timeline.duration_ms)
         rows.append((routine.id, routine.title, str(len(routine.exercises)), duration))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
@@ -404,11 +405,6 @@ def voices(engine):
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-
-
-def _clock(ms: int) -> str:
-    seconds = round(ms / 1000)
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from yaml.scanner import Scanner
 
 from .engines import NAMES as ENGINES
 from .errors import Problem, RoutineError
-from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice
+from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice, format_duration
 
 # Limits, documented in docs/routine-format.md.
 MAX_FILE_BYTES = 256 * 1024
@@ -131,15 +131,6 @@ class _NodeLoader(Reader, Scanner, Parser, Composer, _Core12Resolver):
 def routine_id(path: Path) -> str:
     """The output name for a routine file: its stem, lower-cased, only letters, digits and '-'."""
     return _ID_CHARS.sub("-", path.stem.lower()).strip("-")
-
-
-def format_duration(ms: int) -> str:
-    """30000 -> '30 s', 90000 -> '1m30s'; used in messages."""
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:g} s"
-    minutes, seconds = divmod(seconds, 60)
-    return f"{int(minutes)}m{seconds:g}s" if seconds else f"{int(minutes)}m"
 
 
 def load(path: Path | str, display_path: str | None = None) -> Routine:

@@ -110,3 +110,18 @@ class Routine:
     """Voice settings from the routine's defaults."""
     digest: str = ""
     """SHA-256 of the file's bytes as they were read and checked; part of the build key."""
+
+
+def format_duration(ms: int) -> str:
+    """30000 -> '30 s', 90000 -> '1m30s'; used in messages."""
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:g} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{int(minutes)}m{seconds:g}s" if seconds else f"{int(minutes)}m"
+
+
+def format_clock(ms: int) -> str:
+    """A session's length as a player shows it: 1007873 -> '16:48'."""
+    seconds = round(ms / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"

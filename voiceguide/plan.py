@@ -14,8 +14,7 @@ from typing import Callable, Iterable
 
 from .chimes import CHIME_MS
 from .errors import Problem, RoutineError
-from .load import format_duration
-from .model import Exercise, Narration, Routine
+from .model import Exercise, Narration, Routine, format_duration
 
 SpeechMeasure = Callable[[str], int]
 
