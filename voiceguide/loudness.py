@@ -148,20 +148,25 @@ def limiter_gain(samples: np.ndarray, sample_rate: int, ceiling_db: float = CEIL
 
 
 def _gain_for_peaks(peaks: np.ndarray, sample_rate: int, ceiling_db: float) -> np.ndarray:
-    """The limiter's gain for a true-peak envelope.
+    """The limiter's gain for a true-peak envelope."""
+    radius = int(LIMITER_WINDOW_MS * sample_rate / 1000)
+    return _gain_for_held_peaks(-_moving_min(-peaks, radius), sample_rate, ceiling_db)
 
-    The needed gain is taken as a minimum over a short window on both sides (lookahead, so
-    the gain is already down when a peak arrives), then smoothed by two moving averages
-    whose combined reach is no wider than that window, which keeps every sample at or
-    under the gain it needs.
+
+def _gain_for_held_peaks(held_peaks: np.ndarray, sample_rate: int, ceiling_db: float) -> np.ndarray:
+    """The limiter's gain, from the largest true peak within its window of each sample.
+
+    The gain each sample needs is taken over a short window on both sides (lookahead, so the
+    gain is already down when a peak arrives), then smoothed by two moving averages whose
+    combined reach is no wider than that window, which keeps every sample at or under the
+    gain it needs.
     """
     ceiling = 10 ** (ceiling_db / 20)
-    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
+    need = np.minimum(1.0, ceiling / np.maximum(held_peaks, 1e-12))
     if need.min() >= 1.0:
         return np.ones_like(need)
     radius = int(LIMITER_WINDOW_MS * sample_rate / 1000)
-    held = _moving_min(need, radius)
-    return _box(_box(held, radius // 2), radius // 2)
+    return _box(_box(need, radius // 2), radius // 2)
 
 
 def band_limit(samples: np.ndarray, sample_rate: int, cutoff_hz: float = LOWPASS_HZ) -> np.ndarray:
@@ -195,11 +200,12 @@ def normalize(samples: np.ndarray, sample_rate: int, target_lufs: float = SPEECH
     loudness = _gated_loudness(weighted, sample_rate)
     if not np.isfinite(loudness):
         return samples
-    peaks = true_peak_envelope(x)
+    # The window's largest peak scales with the gain, so it is found once for every round.
+    held_peaks = -_moving_min(-true_peak_envelope(x), int(LIMITER_WINDOW_MS * sample_rate / 1000))
 
     def limited(gain_db: float) -> tuple[float, np.ndarray]:
         gain = 10 ** (gain_db / 20)
-        curve = gain * _gain_for_peaks(peaks * gain, sample_rate, ceiling_db)
+        curve = gain * _gain_for_held_peaks(held_peaks * gain, sample_rate, ceiling_db)
         return _gated_loudness(weighted * curve, sample_rate), curve
 
     gain_db = target_lufs - loudness
