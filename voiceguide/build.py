@@ -9,17 +9,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, engines
 from .errors import RoutineError, Problem
-from .cover import cover_png
-from .export import Tags, ensure_dir, export, sweep_temporaries, write_atomically
 from .load import load, routine_id
 from .model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
-from .render import render
-from .sidecars import chapters_json, transcript_vtt
-from .speak import CLIP_RECIPE, SAMPLE_RATE, ClipCache, SpeechStats, cache_dir, clip_ms, speak
+from .recipe import CLIP_RECIPE, SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from .speak import ClipCache, SpeechStats
+
+# The stages that make audio (speak, render, export, cover) import numpy and friends; they
+# are imported where a session is really built, so an up-to-date check starts fast.
 
 OUTPUT_FORMAT_VERSION = 2  # 2: mutagen tags, chapters, cover, sidecars
 
@@ -153,6 +156,8 @@ def _up_to_date_result(routine: Routine, files: dict[str, Path], key: str, start
 
 def plan_routine(routine: Routine, narration: Narration, voice: Voice, cache: ClipCache, jobs: int = 1) -> tuple[Timeline, dict, SpeechStats]:
     """Speak every phrase (from the cache where possible), then plan with the real clip lengths."""
+    from .speak import clip_ms, speak
+
     clips, stats = speak(phrases(routine, narration), voice, cache, jobs)
     timeline = plan(routine, lambda text: clip_ms(clips[text]), narration)
     return timeline, clips, stats
@@ -168,12 +173,19 @@ def build(
 ) -> BuildResult:
     started = time.perf_counter()
     narration, voice = options.narration(routine), options.voice_for(routine)
-    cache = cache or ClipCache(cache_dir())
     files = outputs(out_dir, variant_name(routine, narration, voice))
     mp3 = files["mp3"]
     key = build_key(routine, narration, voice)
     if not force and (current := _up_to_date_result(routine, files, key, started)):
         return current
+
+    from .cover import cover_png
+    from .export import Tags, ensure_dir, export, sweep_temporaries, write_atomically
+    from .render import render
+    from .sidecars import chapters_json, transcript_vtt
+    from .speak import ClipCache, cache_dir
+
+    cache = cache or ClipCache(cache_dir())
 
     # Speak, then plan with the real clip lengths, then render and encode as one stream.
     timeline, clips, stats = plan_routine(routine, narration, voice, cache, jobs)

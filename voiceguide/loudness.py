@@ -11,13 +11,9 @@ from functools import lru_cache
 
 import numpy as np
 
-TARGET_LUFS = -16.0  # spoken-word podcast convention, for the whole session
-# Each line is made a little louder than the session target: the 400 ms blocks that
-# straddle the pauses between lines pull the session's gated loudness about 1 LU lower.
-SPEECH_LUFS = TARGET_LUFS + 1.5
-CEILING_DBTP = -3.0  # true-peak ceiling before encoding: the MP3 overshoots it by about 1 dB
+from .recipe import CEILING_DBTP, LOWPASS_HZ, SPEECH_LUFS, TARGET_LUFS  # noqa: F401 (TARGET_LUFS for callers)
+
 OVERSAMPLE = 4
-LOWPASS_HZ = 7500.0
 LIMITER_WINDOW_MS = 4.0
 
 # K-weighting: a high shelf (+4 dB above ~1.7 kHz) then a high pass at ~38 Hz (BS.1770-4),

@@ -27,11 +27,10 @@ import numpy as np
 from . import engines, loudness
 from .errors import SpeechError
 from .model import Voice
+from .recipe import CLIP_FORMAT_VERSION, CLIP_RECIPE, SAMPLE_RATE  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 22050
-CLIP_FORMAT_VERSION = 6  # 6: trimmed, band-limited to 7.5 kHz, loudness-normalized, true-peak limited
 ATTEMPTS = 3
 SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count as silence
 EDGE_FADE_MS = 6
@@ -87,8 +86,6 @@ class ClipCache:
             raise
 
 
-# Everything about how clips are made besides their voice and text; part of every cache key.
-CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": loudness.SPEECH_LUFS, "ceiling": loudness.CEILING_DBTP, "lowpass": loudness.LOWPASS_HZ}
 
 
 def clip_key(voice: Voice, identity: tuple[str, str], text: str) -> str:

@@ -1,0 +1,24 @@
+"""How clips and sessions are made: the numbers that go into cache and build keys.
+
+Kept apart from the modules that do the work (speak, loudness), which need numpy, so that
+deciding a session is up to date imports nothing heavy.
+"""
+
+SAMPLE_RATE = 22050
+"""Every session and every cached clip: mono at this rate."""
+
+CLIP_FORMAT_VERSION = 6
+"""6: trimmed, band-limited to 7.5 kHz, loudness-normalized, true-peak limited."""
+
+TARGET_LUFS = -16.0
+"""Spoken-word podcast convention, for the whole session."""
+SPEECH_LUFS = TARGET_LUFS + 1.5
+"""Each line is made a little louder than the session target: the 400 ms blocks that
+straddle the pauses between lines pull the session's gated loudness about 1 LU lower."""
+CEILING_DBTP = -3.0
+"""True-peak ceiling before encoding: the MP3 overshoots it by about 1 dB."""
+LOWPASS_HZ = 7500.0
+"""Speech is band-limited here (see loudness.band_limit)."""
+
+CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": SPEECH_LUFS, "ceiling": CEILING_DBTP, "lowpass": LOWPASS_HZ}
+"""Everything about how clips are made besides their voice and text; part of every cache key."""
