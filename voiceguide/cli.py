@@ -329,9 +329,7 @@ def list_routines(routines_dir):
     for routine, timeline in zip(loaded, timelines):
         duration = "-" if isinstance(timeline, Failure) else format_clock(timeline.duration_ms)
         rows.append((routine.id, routine.title, str(len(routine.exercises)), duration))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    _echo_table(rows)
     failures = [timeline for timeline in timelines if isinstance(timeline, Failure)]
     _report_failures(failures)
     if failures:
@@ -402,7 +400,12 @@ def voices(engine):
             click.echo(f"{name}: not installed ({module.INSTALL})", err=True)
             continue
         rows += [(v.engine, v.id, v.language, f"{v.sample_rate} Hz") for v in module.voices()]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    _echo_table(rows)
+
+
+def _echo_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows as aligned columns; the first row is the heading."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 

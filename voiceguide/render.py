@@ -23,9 +23,8 @@ def sounds(timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int
     for event in timeline.events:
         if event.kind == "speech":
             placed.append((event.start_ms * sample_rate // 1000, clips[event.text]))
-        elif event.kind == "chime":
-            if chimes != "none":
-                placed.append((event.start_ms * sample_rate // 1000, chime(event.sound, sample_rate, chimes)))
+        elif event.kind == "chime" and chimes != "none":
+            placed.append((event.start_ms * sample_rate // 1000, chime(event.sound, sample_rate, chimes)))
     placed.sort(key=lambda item: item[0])
     return placed
 
