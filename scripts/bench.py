@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from voiceguide import tools  # noqa: E402
-from voiceguide.export import BITRATE  # noqa: E402
+from voiceguide.export import ENCODER_OPTIONS  # noqa: E402
 from voiceguide.load import load  # noqa: E402
 from voiceguide.measure import decode  # noqa: E402
 from voiceguide.plan import phrases  # noqa: E402
@@ -101,7 +101,7 @@ class Workspace:
 def encode_command(pcm: Path, mp3: Path) -> list[str]:
     return [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
             "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", str(pcm),
-            "-c:a", "libmp3lame", "-b:a", BITRATE, str(mp3)]
+            *ENCODER_OPTIONS, str(mp3)]
 
 
 def two_core_scaling(pcm: Path, work: Path, runs: int) -> float:

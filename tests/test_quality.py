@@ -47,12 +47,15 @@ def test_no_clipped_samples_and_no_clicks(session):
     result, timeline, _ = session
     audio = decode(result.mp3, SAMPLE_RATE)
     assert np.max(np.abs(audio)) < 0.95
-    # Where the plan is silent, the decoded audio is silent too: no clicks at clip edges.
+    # Where the plan is silent, the decoded audio is silent too: no clicks at clip edges, and
+    # nothing left in the silence spliced in as MP3 frames. The codec spreads an onset back
+    # over up to one frame (576 samples, pre-echo, masked by the onset itself).
     sounding = np.zeros(audio.size, bool)
     for event in timeline.events:
         if event.kind in ("speech", "chime"):
-            sounding[event.start_ms * SAMPLE_RATE // 1000: event.end_ms * SAMPLE_RATE // 1000 + 2000] = True
-    assert np.max(np.abs(audio[~sounding]), initial=0.0) < 0.01
+            start = event.start_ms * SAMPLE_RATE // 1000 - 576
+            sounding[max(0, start): event.end_ms * SAMPLE_RATE // 1000 + 2000] = True
+    assert np.max(np.abs(audio[~sounding]), initial=0.0) < 0.001
 
 
 def test_chapters_are_listed_in_time_order_with_exercise_names(session):

@@ -195,11 +195,10 @@ def build(
     write_atomically(files["vtt"], transcript_vtt(timeline).encode())
     write_atomically(files["chapters"], chapters_json(timeline).encode())
     tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
-    blocks = render(timeline, clips, SAMPLE_RATE, narration.chimes)
     with ThreadPoolExecutor(max_workers=1) as background:
         # The cover is drawn while the encoder runs; it is needed only for the tags.
         cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
-        export(blocks, mp3, SAMPLE_RATE, tags, timeline.chapters, cover.result)
+        export(lambda: render(timeline, clips, SAMPLE_RATE, narration.chimes), mp3, SAMPLE_RATE, tags, timeline.chapters, cover.result)
     write_atomically(files["cover"], cover.result())
     record = {
         "format": OUTPUT_FORMAT_VERSION,

@@ -1,6 +1,7 @@
 """Stage 5, export: PCM blocks -> MP3 with ID3 tags, chapters and cover, written atomically.
 
-The encoder reads the rendered blocks as they come. The MP3 is written to a temporary file
+The encoder reads the rendered blocks as they come, minus the long silences, which are
+spliced back in as ready-made MP3 frames (see mp3.py). The MP3 is written to a temporary file
 beside its final name, tagged, flushed to disk and only then renamed over the old file, so a
 crash or a full disk never leaves a broken session in the output directory.
 """
@@ -19,9 +20,14 @@ import numpy as np
 
 from . import tools
 from .errors import OutputError, ToolError
+from .mp3 import SilenceGaps, SpliceError, samples_per_frame, splice_silence
 from .plan import Chapter
 
 BITRATE = "64k"  # mono speech: clear at 64 kbps CBR, about 0.5 MB a minute
+ENCODER_OPTIONS = (
+    "-c:a", "libmp3lame", "-b:a", BITRATE, "-ac", "1",
+    "-reservoir", "0",  # every frame stands alone, so frames of silence can be spliced in
+)
 
 
 @dataclass(frozen=True)
@@ -95,14 +101,15 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def export(
-    blocks: Iterable[np.ndarray],
+    render: Callable[[], Iterable[np.ndarray]],
     path: Path,
     sample_rate: int,
     tags: Tags,
     chapters: Sequence[Chapter] = (),
     cover: Callable[[], bytes] | None = None,
 ) -> None:
-    """Encode the blocks to `path` as a mono CBR MP3 with tags, chapters and cover, atomically.
+    """Encode the blocks `render()` yields to `path` as a mono CBR MP3 with tags, chapters and
+    cover, atomically. `render` is called again only if the encoder's output cannot be spliced.
 
     `cover` gives the cover PNG; it is called once encoding is done, so it can be made meanwhile.
     """
@@ -112,7 +119,10 @@ def export(
     except OSError as error:
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
     try:
-        _encode(blocks, tmp, sample_rate)
+        try:
+            _encode(render(), tmp, sample_rate, skip_silence=True)
+        except SpliceError:
+            _encode(render(), tmp, sample_rate, skip_silence=False)
         write_tags(tmp, tags, chapters, cover() if cover else None)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -182,20 +192,22 @@ def _put_chapters_in_time_order(path: Path) -> None:
         f.write(b"".join(frames))
 
 
-def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int) -> None:
+def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_silence: bool) -> None:
+    """Encode with ffmpeg; with `skip_silence`, long silences are left out and spliced back in."""
     command = [
         tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
-        "-c:a", "libmp3lame", "-b:a", BITRATE, "-ac", "1",
+        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", *ENCODER_OPTIONS,
         "-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(tmp),
     ]
+    gaps = SilenceGaps(samples_per_frame(sample_rate) if skip_silence else 0)
     with tempfile.TemporaryFile() as errors:
         encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
         assert encoder.stdin
         _widen_pipe(encoder.stdin.fileno())
         try:
             for block in blocks:
-                encoder.stdin.write(to_pcm16(block))
+                encoder.stdin.write(gaps.feed(to_pcm16(block)))
+            encoder.stdin.write(gaps.finish())
             encoder.stdin.close()
         except BrokenPipeError:
             pass
@@ -213,6 +225,7 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int) -> None:
                 if problem in detail:
                     raise OutputError(f"{tmp.parent}: cannot write: {problem}")
             raise ToolError(f"ffmpeg failed to encode the MP3: {detail}")
+    splice_silence(tmp, gaps.gaps)
 
 
 def _widen_pipe(fd: int) -> None:
@@ -226,5 +239,5 @@ def _widen_pipe(fd: int) -> None:
         pass  # another OS, or a lower pipe-max-size: the default pipe still works
 
 
-def to_pcm16(block: np.ndarray) -> bytes:
-    return np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2").tobytes()
+def to_pcm16(block: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")

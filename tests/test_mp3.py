@@ -1,0 +1,149 @@
+"""Encoding only the sound: silence taken out before the encoder and spliced back as frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voiceguide import export, mp3
+from voiceguide.export import Tags
+from voiceguide.measure import decode
+from voiceguide.mp3 import MARGIN_CELLS, SilenceGaps, crc16, crc16_frames, frames
+
+RATE = 22050
+CELL = mp3.samples_per_frame(RATE)
+
+
+def pcm_with_silences(layout: list[tuple[str, int]], seed: int = 1) -> np.ndarray:
+    """16-bit PCM from ('tone' | 'silence', samples) pieces."""
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for kind, length in layout:
+        if kind == "silence":
+            pieces.append(np.zeros(length, dtype="<i2"))
+        else:
+            t = np.arange(length) / RATE
+            tone = 0.3 * np.sin(2 * np.pi * rng.uniform(200, 900) * t) * np.hanning(length)
+            pieces.append(np.round(tone * 32767).astype("<i2"))
+    return np.concatenate(pieces)
+
+
+def sent_through(pcm: np.ndarray, block_sizes: list[int]) -> tuple[bytes, SilenceGaps]:
+    gaps = SilenceGaps(CELL)
+    out, position, index = [], 0, 0
+    while position < pcm.size:
+        size = block_sizes[index % len(block_sizes)]
+        out.append(gaps.feed(pcm[position: position + size]))
+        position += size
+        index += 1
+    out.append(gaps.finish())
+    return b"".join(out), gaps
+
+
+def put_back(sent: bytes, gaps: SilenceGaps) -> np.ndarray:
+    """The sent PCM with the dropped silent cells restored where the gaps say."""
+    cells = np.frombuffer(sent, dtype="<i2")
+    pieces, taken = [], 0
+    for sent_before, count in gaps.gaps:
+        pieces += [cells[taken * CELL: sent_before * CELL], np.zeros(count * CELL, dtype="<i2")]
+        taken = sent_before
+    pieces.append(cells[taken * CELL:])
+    return np.concatenate(pieces)
+
+
+layouts = st.lists(
+    st.tuples(st.sampled_from(["tone", "silence"]), st.integers(1, 40 * CELL)), min_size=1, max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(layout=layouts, block_sizes=st.lists(st.integers(1, 30_000), min_size=1, max_size=4))
+def test_gaps_lose_nothing_but_silence_however_the_stream_is_cut(layout, block_sizes):
+    pcm = pcm_with_silences(layout)
+    sent, gaps = sent_through(pcm, block_sizes)
+    assert np.array_equal(put_back(sent, gaps), pcm)
+    assert len(sent) // 2 == pcm.size - CELL * sum(count for _, count in gaps.gaps)
+    # Each gap sits in a run of silence with a full margin of it sent on both sides.
+    cells = np.frombuffer(sent, dtype="<i2")
+    for sent_before, _ in gaps.gaps:
+        around = cells[(sent_before - MARGIN_CELLS) * CELL: (sent_before + MARGIN_CELLS) * CELL]
+        assert around.size == 2 * MARGIN_CELLS * CELL and not around.any()
+
+
+def test_short_silences_are_all_sent():
+    pcm = pcm_with_silences([("tone", 3000), ("silence", 2 * MARGIN_CELLS * CELL), ("tone", 3000)])
+    sent, gaps = sent_through(pcm, [4096])
+    assert gaps.gaps == [] and sent == pcm.tobytes()
+
+
+def test_a_long_silence_leaves_only_its_margins():
+    pcm = pcm_with_silences([("tone", 10 * CELL), ("silence", 1000 * CELL), ("tone", 10 * CELL)])
+    sent, gaps = sent_through(pcm, [110_250])
+    assert sum(count for _, count in gaps.gaps) >= 1000 - 2 * MARGIN_CELLS - 2
+    assert len(sent) // 2 < 40 * CELL
+
+
+def test_crc_of_frames_is_the_crc_of_their_bytes():
+    rng = np.random.default_rng(3)
+    pieces = [rng.integers(0, 256, size, dtype=np.uint8).tobytes() for size in (208, 209, 208, 1, 209)]
+    pieces += [pieces[0]] * 5
+    assert crc16_frames(pieces) == crc16(b"".join(pieces))
+    assert crc16(b"123456789") == 0xBB3D  # CRC-16/ARC check value
+
+
+def encode(pcm: np.ndarray, path, skip_silence: bool) -> None:
+    blocks = [pcm[i: i + 110_250].astype(np.float32) / 32767.0 for i in range(0, pcm.size, 110_250)]
+    export._encode(blocks, path, RATE, skip_silence=skip_silence)
+
+
+@pytest.mark.integration
+def test_spliced_mp3_decodes_like_a_whole_encode(tmp_path):
+    layout = [("silence", 5000), ("tone", 20_000), ("silence", 400_000), ("tone", 9000),
+              ("silence", 30_000), ("tone", 15_000), ("silence", 250_001)]
+    pcm = pcm_with_silences(layout)
+    spliced, whole = tmp_path / "spliced.mp3", tmp_path / "whole.mp3"
+    encode(pcm, spliced, skip_silence=True)
+    encode(pcm, whole, skip_silence=False)
+    assert spliced.stat().st_size < 1.02 * whole.stat().st_size
+
+    a, b = decode(spliced, RATE), decode(whole, RATE)
+    source = pcm.astype(np.float32) / 32767.0
+    assert a.size == b.size == pcm.size  # gapless: the Info header's delay and padding hold
+    # The same quality as a whole encode, and digital silence where the source is silent,
+    # away from the sounds by more than the codec's window.
+    error = lambda x: 10 * np.log10(np.sum(source ** 2) / np.sum((x - source) ** 2))  # noqa: E731
+    assert error(a) > error(b) - 0.5
+    quiet = np.convolve(pcm != 0, np.ones(4 * CELL), mode="same") == 0
+    assert quiet.sum() > 500_000 and np.max(np.abs(a[quiet])) < 1e-4
+
+    data = spliced.read_bytes()
+    fmt, (info, *audio) = frames(data)
+    at = fmt.info_offset
+    assert int.from_bytes(info[at + 8: at + 12], "big") == len(audio)
+    assert int.from_bytes(info[at + 12: at + 16], "big") == len(data)
+    assert int.from_bytes(info[at + 152: at + 154], "big") == crc16(data[len(info):])
+    # Frame sizes keep the exact bitrate: 64 kbps over the whole file, to the byte.
+    assert abs(len(data) - len(info) - len(audio) * 72 * 64000 / RATE) < 2
+
+    from mutagen.mp3 import MP3
+
+    assert MP3(spliced).info.length == pytest.approx(MP3(whole).info.length)
+
+
+@pytest.mark.integration
+def test_a_stream_that_cannot_be_spliced_is_encoded_whole(tmp_path, monkeypatch):
+    pcm = pcm_with_silences([("tone", 9000), ("silence", 200_000), ("tone", 9000)])
+    calls = []
+
+    def refuse(path, gaps):
+        calls.append(gaps)
+        if gaps:
+            raise mp3.SpliceError("no silent frames around frame 12")
+
+    monkeypatch.setattr(export, "splice_silence", refuse)
+    path = tmp_path / "s.mp3"
+    export.export(lambda: [pcm.astype(np.float32) / 32767.0], path, RATE, Tags(title="t"))
+    assert [bool(gaps) for gaps in calls] == [True, False]
+    assert decode(path, RATE).size == pcm.size

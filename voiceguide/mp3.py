@@ -1,0 +1,259 @@
+"""MP3 frames: encode only the sound, and put the silence back as ready-made frames.
+
+A session is mostly digital silence (the holds), yet an MP3 encoder spends real work on every
+frame of it. The silence is taken out before encoding and spliced back afterwards:
+
+1. `SilenceGaps` passes the PCM on to the encoder, but of every run of silent frame-sized
+   cells it keeps only `MARGIN_CELLS` at each end and notes how many it dropped, and where.
+2. The encoder (LAME, no bit reservoir, so every frame stands alone) turns the margins into
+   frames of silence, identical byte for byte.
+3. `splice_silence` copies one of those frames into each gap and rewrites the LAME/Info header
+   (frame count, sizes, seek table, CRCs), so players see one ordinary CBR file whose decoded
+   audio equals that of an encode of the whole PCM, to the sample.
+
+The margins are wide enough (4 frames, 104 ms) that the encoder's filterbank and
+psychoacoustic model see only zeros on both sides of a gap, so nothing near a sound changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MARGIN_CELLS = 4
+"""Silent cells kept on each side of a gap."""
+
+
+def samples_per_frame(sample_rate: int) -> int:
+    """Layer III: 1152 samples a frame for MPEG-1 rates (32 kHz and up), 576 below."""
+    return 1152 if sample_rate >= 32000 else 576
+
+
+@dataclass
+class SilenceGaps:
+    """Drops the middle of long runs of silence from a stream of 16-bit PCM, cell by cell.
+
+    A cell is one frame's worth of samples (0 passes everything on). `gaps` lists (cells sent before the gap, cells
+    dropped); the encoder's frame for sent cell `c` is frame `c + delay` of its output.
+    """
+
+    cell: int
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    sent_cells: int = 0
+    _silent_run: int = 0  # silent cells seen since the last sound, margin included
+    _carry: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<i2"))
+
+    def feed(self, pcm: np.ndarray) -> bytes:
+        """PCM to send to the encoder for `pcm` (int16), holding back silence that may be dropped."""
+        if not self.cell:
+            return pcm.tobytes()
+        pcm = np.concatenate((self._carry, pcm)) if self._carry.size else pcm
+        whole = pcm.size // self.cell * self.cell
+        self._carry = pcm[whole:]
+        cells = pcm[:whole].reshape(-1, self.cell)
+        sounding = np.flatnonzero(cells.any(axis=1))
+        out = []
+        position = 0  # cells of this block handled so far
+        for index in sounding:
+            silent = int(index) - position
+            if silent:
+                out.append(self._silence(silent))
+            if self._silent_run:
+                out.append(self._end_of_silence())
+            out.append(cells[index].tobytes())
+            self.sent_cells += 1
+            position = int(index) + 1
+        if cells.shape[0] > position:
+            out.append(self._silence(cells.shape[0] - position))
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """The rest of the stream: the held-back silence, then any part-cell at the end."""
+        tail = self._end_of_silence() if self._silent_run else b""
+        return tail + self._carry.tobytes()
+
+    def _silence(self, count: int) -> bytes:
+        """Send silence up to the leading margin; hold the rest until the run ends."""
+        send = max(0, min(count, MARGIN_CELLS - self._silent_run))
+        self._silent_run += count
+        self.sent_cells += send
+        return bytes(2 * self.cell * send)
+
+    def _end_of_silence(self) -> bytes:
+        """The run of silence is over: send what was held, or the trailing margin and a gap."""
+        held = self._silent_run - min(self._silent_run, MARGIN_CELLS)
+        self._silent_run = 0
+        if held > MARGIN_CELLS:
+            self.gaps.append((self.sent_cells, held - MARGIN_CELLS))
+            held = MARGIN_CELLS
+        self.sent_cells += held
+        return bytes(2 * self.cell * held)
+
+
+class SpliceError(Exception):
+    """The encoder's output is not what splicing needs (no Info header, or no silent frames
+    where the gaps go); encoding the whole PCM is the way out."""
+
+
+# MPEG audio frame header fields (Layer III).
+_BITRATES_KBPS = {
+    3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2
+    0: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2.5
+}
+_SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+_PADDING_BIT = 1 << 9
+
+
+@dataclass(frozen=True)
+class _Format:
+    version: int
+    sample_rate: int
+    kbps: int
+
+    @property
+    def slot_factor(self) -> int:
+        return 144 if self.version == 3 else 72
+
+    @property
+    def samples(self) -> int:
+        return self.slot_factor * 8
+
+    @property
+    def frame_bytes_unpadded(self) -> int:
+        return self.slot_factor * self.kbps * 1000 // self.sample_rate
+
+    def frame_bytes(self, index: int) -> int:
+        """Bytes of CBR frame `index`: padded exactly often enough to hold the bitrate."""
+        per_frame = self.slot_factor * self.kbps * 1000
+        return (index + 1) * per_frame // self.sample_rate - index * per_frame // self.sample_rate
+
+    @property
+    def info_offset(self) -> int:
+        """Where the Info tag starts in the first frame: after the header and side info."""
+        mono = True  # voiceguide encodes mono
+        side_info = (17 if mono else 32) if self.version == 3 else (9 if mono else 17)
+        return 4 + side_info
+
+
+def _header(data: bytes, position: int) -> tuple[_Format, int]:
+    header = int.from_bytes(data[position: position + 4], "big")
+    version, layer, bitrate, rate = (header >> 19) & 3, (header >> 17) & 3, (header >> 12) & 15, (header >> 10) & 3
+    if header >> 21 != 0x7FF or layer != 1 or version == 1 or bitrate in (0, 15) or rate == 3:
+        raise SpliceError(f"no Layer III frame at byte {position}")
+    fmt = _Format(version, _SAMPLE_RATES[version][rate], _BITRATES_KBPS[version][bitrate])
+    return fmt, fmt.frame_bytes_unpadded + ((header >> 9) & 1)
+
+
+def frames(data: bytes) -> tuple[_Format, list[bytes]]:
+    """The frames of a bare MP3 stream (no ID3 tags), Info frame first."""
+    fmt, _ = _header(data, 0)
+    out, position = [], 0
+    while position < len(data):
+        _, size = _header(data, position)
+        out.append(data[position: position + size])
+        position += size
+    if position != len(data):
+        raise SpliceError("the stream ends inside a frame")
+    return fmt, out
+
+
+def splice_silence(path: Path, gaps: list[tuple[int, int]]) -> None:
+    """Put the dropped silence back into the MP3 at `path`, as copies of its own silent frames."""
+    if not gaps:
+        return
+    fmt, (info, *audio) = frames(path.read_bytes())
+    at = fmt.info_offset
+    if info[at: at + 4] not in (b"Info", b"Xing") or info[at + 4: at + 8] != b"\0\0\0\x0f":
+        raise SpliceError("the encoder wrote no Info header")
+    delay_cells = (int.from_bytes(info[at + 141: at + 144], "big") >> 12) // fmt.samples
+    spliced, taken = [], 0
+    for sent_before, count in gaps:
+        index = sent_before + delay_cells
+        if not 0 < index < len(audio) or _payload(audio[index - 1]) != _payload(audio[index]):
+            raise SpliceError(f"no silent frames around frame {index}")
+        spliced += audio[taken:index]
+        silent = _payload(audio[index])
+        for _ in range(count):
+            spliced.append(_silent_frame(audio[index], silent, fmt, fmt.frame_bytes(len(spliced))))
+        taken = index
+    spliced += audio[taken:]
+    with open(path, "wb") as f:
+        f.write(_info_frame(info, fmt, spliced))
+        f.writelines(spliced)
+
+
+def _payload(frame: bytes) -> bytes:
+    """A frame without its header and the filler at its end."""
+    return frame[4:].rstrip(b"\0")
+
+
+def _silent_frame(model: bytes, payload: bytes, fmt: _Format, size: int) -> bytes:
+    """`model`'s silence, sized `size` bytes: padded or not, to keep the exact bitrate."""
+    header = int.from_bytes(model[:4], "big") & ~_PADDING_BIT
+    if size > fmt.frame_bytes_unpadded:
+        header |= _PADDING_BIT
+    return header.to_bytes(4, "big") + payload + bytes(size - 4 - len(payload))
+
+
+def _info_frame(info: bytes, fmt: _Format, audio: list[bytes]) -> bytes:
+    """The Info frame for `audio`, as ffmpeg writes it: counts, seek table, music CRC, tag CRC."""
+    at = fmt.info_offset
+    size = len(info) + sum(len(frame) for frame in audio)
+    offsets = np.cumsum([len(info)] + [len(frame) for frame in audio[:-1]])
+    toc = bytes(min(255, 256 * int(offsets[i * len(audio) // 100]) // size) for i in range(100))
+    out = bytearray(info)
+    out[at + 8: at + 12] = len(audio).to_bytes(4, "big")
+    out[at + 12: at + 16] = size.to_bytes(4, "big")
+    out[at + 16: at + 116] = bytes([0]) + toc[1:]
+    out[at + 148: at + 152] = size.to_bytes(4, "big")
+    out[at + 152: at + 154] = crc16_frames(audio).to_bytes(2, "big")
+    out[at + 154: at + 156] = b"\0\0"
+    out[at + 154: at + 156] = crc16(bytes(out[:190])).to_bytes(2, "big")
+    return bytes(out)
+
+
+# CRC-16/ARC (reflected polynomial 0x8005, no final xor), as in the LAME tag.
+def _crc_table() -> np.ndarray:
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ 0xA001, table >> 1)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def _crc16_columns(registers: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Run many CRC registers at once, each over its own row of `columns` (bytes as columns)."""
+    for column in columns:
+        registers = (registers >> 8) ^ _CRC_TABLE[(registers ^ column) & 0xFF]
+    return registers
+
+
+def crc16(data: bytes) -> int:
+    return int(_crc16_columns(np.zeros(1, dtype=np.uint32), np.frombuffer(data, dtype=np.uint8)[:, None])[0])
+
+
+def crc16_frames(frames_: list[bytes]) -> int:
+    """CRC-16 of the frames joined, from one CRC per distinct frame.
+
+    With no initial value or final xor the CRC is linear: CRC(a + b) = shift(CRC(a)) ^ CRC(b),
+    where shift runs the register over len(b) zero bytes; it is tabulated by low and high byte.
+    """
+    crcs: dict[bytes, int] = {}
+    shifts = {}
+    for length in sorted({len(frame) for frame in frames_}):
+        distinct = list({frame: None for frame in frames_ if len(frame) == length})
+        rows = np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(len(distinct), length)
+        crcs.update(zip(distinct, _crc16_columns(np.zeros(len(distinct), dtype=np.uint32), rows.T).tolist()))
+        registers = np.concatenate((np.arange(256), np.arange(256) << 8)).astype(np.uint32)
+        shifted = _crc16_columns(registers, np.zeros((length, 1), dtype=np.uint8)).tolist()
+        shifts[length] = (shifted[:256], shifted[256:])
+    crc = 0
+    for frame in frames_:
+        low, high = shifts[len(frame)]
+        crc = low[crc & 0xFF] ^ high[crc >> 8] ^ crcs[frame]
+    return crc
