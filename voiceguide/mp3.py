@@ -125,10 +125,12 @@ class _Format:
     def frame_bytes_unpadded(self) -> int:
         return self.slot_factor * self.kbps * 1000 // self.sample_rate
 
-    def frame_bytes(self, index: int) -> int:
-        """Bytes of CBR frame `index`: padded exactly often enough to hold the bitrate."""
+    def frame_sizes(self, first: int, count: int) -> list[int]:
+        """Bytes of CBR frames `first` to `first + count`: padded just often enough to hold
+        the bitrate exactly."""
         per_frame = self.slot_factor * self.kbps * 1000
-        return (index + 1) * per_frame // self.sample_rate - index * per_frame // self.sample_rate
+        ends = np.arange(first, first + count + 1, dtype=np.int64) * per_frame // self.sample_rate
+        return np.diff(ends).tolist()
 
     @property
     def info_offset(self) -> int:
@@ -148,11 +150,15 @@ def _header(data: bytes, position: int) -> tuple[_Format, int]:
 
 
 def frames(data: bytes) -> tuple[_Format, list[bytes]]:
-    """The frames of a bare MP3 stream (no ID3 tags), Info frame first."""
+    """The frames of a bare CBR MP3 stream (no ID3 tags), Info frame first."""
     fmt, _ = _header(data, 0)
+    sync, rate_byte, unpadded = data[:2], data[2] & ~2, fmt.frame_bytes_unpadded
     out, position = [], 0
     while position < len(data):
-        _, size = _header(data, position)
+        # Every frame has the first one's sync, version, layer, bitrate and rate; padding varies.
+        if data[position: position + 2] != sync or data[position + 2] & ~2 != rate_byte:
+            raise SpliceError(f"no frame like the first at byte {position}")
+        size = unpadded + (data[position + 2] >> 1 & 1)
         out.append(data[position: position + size])
         position += size
     if position != len(data):
@@ -175,9 +181,7 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]]) -> None:
         if not 0 < index < len(audio) or _payload(audio[index - 1]) != _payload(audio[index]):
             raise SpliceError(f"no silent frames around frame {index}")
         spliced += audio[taken:index]
-        silent = _payload(audio[index])
-        for _ in range(count):
-            spliced.append(_silent_frame(audio[index], silent, fmt, fmt.frame_bytes(len(spliced))))
+        spliced += _copies(audio[index], fmt, len(spliced), count)
         taken = index
     spliced += audio[taken:]
     with open(path, "wb") as f:
@@ -190,12 +194,15 @@ def _payload(frame: bytes) -> bytes:
     return frame[4:].rstrip(b"\0")
 
 
-def _silent_frame(model: bytes, payload: bytes, fmt: _Format, size: int) -> bytes:
-    """`model`'s silence, sized `size` bytes: padded or not, to keep the exact bitrate."""
-    header = int.from_bytes(model[:4], "big") & ~_PADDING_BIT
-    if size > fmt.frame_bytes_unpadded:
-        header |= _PADDING_BIT
-    return header.to_bytes(4, "big") + payload + bytes(size - 4 - len(payload))
+def _copies(frame: bytes, fmt: _Format, first: int, count: int) -> list[bytes]:
+    """`count` copies of `frame` to stand at `first`, each padded or not as its place needs."""
+    payload, unpadded = _payload(frame), fmt.frame_bytes_unpadded
+    if 4 + len(payload) > unpadded:
+        raise SpliceError("the silent frame fills the whole frame")
+    header = int.from_bytes(frame[:4], "big") & ~_PADDING_BIT
+    plain = header.to_bytes(4, "big") + payload + bytes(unpadded - 4 - len(payload))
+    padded = (header | _PADDING_BIT).to_bytes(4, "big") + payload + bytes(unpadded + 1 - 4 - len(payload))
+    return [padded if size > unpadded else plain for size in fmt.frame_sizes(first, count)]
 
 
 def _info_frame(info: bytes, fmt: _Format, audio: list[bytes]) -> bytes:
