@@ -132,11 +132,30 @@ def _init_engine(voice: str | None, rate: int | None):
     import pyttsx3
 
     engine = pyttsx3.init("espeak")
+    _poll_quickly()
     if voice:
         engine.setProperty("voice", voice)
     if rate:
         engine.setProperty("rate", rate)
     return engine
+
+
+POLL_S = 0.0005
+
+
+def _poll_quickly() -> None:
+    """Make pyttsx3's eSpeak driver look at its loop every 0.5 ms instead of every 10 ms.
+
+    Its loop sleeps 10 ms between looks, while eSpeak NG says a typical line in about 3 ms:
+    two thirds of every line was spent asleep. Its module's only use of `time` is that
+    sleep (pyttsx3 is pinned below 3), and the clip is still awaited and verified as before.
+    """
+    import time as real_time
+    import types
+
+    import pyttsx3.drivers.espeak as driver
+
+    driver.time = types.SimpleNamespace(sleep=lambda seconds: real_time.sleep(min(seconds, POLL_S)))
 
 
 def _wait_complete(path: Path, deadline: float) -> None:
