@@ -134,10 +134,9 @@ class _Format:
 
     @property
     def info_offset(self) -> int:
-        """Where the Info tag starts in the first frame: after the header and side info."""
-        mono = True  # voiceguide encodes mono
-        side_info = (17 if mono else 32) if self.version == 3 else (9 if mono else 17)
-        return 4 + side_info
+        """Where the Info tag starts in the first frame: after the header and the side info
+        of a mono frame (voiceguide encodes mono)."""
+        return 4 + (17 if self.version == 3 else 9)
 
 
 def _header(data: bytes, position: int) -> tuple[_Format, int]:
