@@ -8,6 +8,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -198,7 +199,8 @@ def build(
     with ThreadPoolExecutor(max_workers=1) as background:
         # The cover is drawn while the encoder runs; it is needed only for the tags.
         cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
-        export(lambda: render(timeline, clips, SAMPLE_RATE, narration.chimes), mp3, SAMPLE_RATE, tags, timeline.chapters, cover.result)
+        session = partial(render, timeline, clips, SAMPLE_RATE, narration.chimes)
+        export(session, mp3, SAMPLE_RATE, tags, timeline.chapters, cover.result)
     write_atomically(files["cover"], cover.result())
     record = {
         "format": OUTPUT_FORMAT_VERSION,

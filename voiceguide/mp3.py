@@ -8,11 +8,13 @@ frame of it. The silence is taken out before encoding and spliced back afterward
 2. The encoder (LAME, no bit reservoir, so every frame stands alone) turns the margins into
    frames of silence, identical byte for byte.
 3. `splice_silence` copies one of those frames into each gap and rewrites the LAME/Info header
-   (frame count, sizes, seek table, CRCs), so players see one ordinary CBR file whose decoded
-   audio equals that of an encode of the whole PCM, to the sample.
+   (frame count, sizes, seek table, CRCs), so players see one ordinary CBR file that decodes
+   to the whole PCM's length, to the sample.
 
-The margins are wide enough (4 frames, 104 ms) that the encoder's filterbank and
-psychoacoustic model see only zeros on both sides of a gap, so nothing near a sound changes.
+The margins (4 frames, 104 ms) are wider than the reach of the encoder's filterbank and of
+the decoder's overlap, so the frames on both sides of a gap are silent and every join falls
+where the decoder's state is zero. Measured on a 17-minute session, the spliced file has the
+same error against the source as an encode of the whole PCM (tests/test_mp3.py checks it).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ def samples_per_frame(sample_rate: int) -> int:
 class SilenceGaps:
     """Drops the middle of long runs of silence from a stream of 16-bit PCM, cell by cell.
 
-    A cell is one frame's worth of samples (0 passes everything on). `gaps` lists (cells sent before the gap, cells
-    dropped); the encoder's frame for sent cell `c` is frame `c + delay` of its output.
+    A cell is one frame's worth of samples (0: pass everything on). `gaps` lists (cells sent
+    before the gap, cells dropped); the encoder turns sent cell `c` into frame `c + delay`.
     """
 
     cell: int

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+import types
 from functools import lru_cache
 from pathlib import Path
 
@@ -150,12 +151,9 @@ def _poll_quickly() -> None:
     two thirds of every line was spent asleep. Its module's only use of `time` is that
     sleep (pyttsx3 is pinned below 3), and the clip is still awaited and verified as before.
     """
-    import time as real_time
-    import types
-
     import pyttsx3.drivers.espeak as driver
 
-    driver.time = types.SimpleNamespace(sleep=lambda seconds: real_time.sleep(min(seconds, POLL_S)))
+    driver.time = types.SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, POLL_S)))
 
 
 def _wait_complete(path: Path, deadline: float) -> None:
