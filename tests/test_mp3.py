@@ -124,6 +124,9 @@ def test_spliced_mp3_decodes_like_a_whole_encode(tmp_path):
     assert int.from_bytes(info[at + 8: at + 12], "big") == len(audio)
     assert int.from_bytes(info[at + 12: at + 16], "big") == len(data)
     assert int.from_bytes(info[at + 152: at + 154], "big") == crc16(data[len(info):])
+    zeroed = bytearray(info[:190])
+    zeroed[at + 154: at + 156] = b"\0\0"
+    assert int.from_bytes(info[at + 154: at + 156], "big") == crc16(bytes(zeroed))
     # Frame sizes keep the exact bitrate: 64 kbps over the whole file, to the byte.
     assert abs(len(data) - len(info) - len(audio) * 72 * 64000 / RATE) < 2
 

@@ -108,6 +108,12 @@ _BITRATES_KBPS = {
 _SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 _PADDING_BIT = 1 << 9
 
+# Fields of the Info tag (a Xing header and LAME's extension), from its start in the first frame.
+_FLAGS, _FRAME_COUNT, _BYTE_COUNT, _TOC = 4, 8, 12, 16  # flags 0x0f: counts, TOC, quality present
+_DELAY_PADDING = 141  # 12 bits of encoder delay, then 12 bits of end padding, in samples
+_MUSIC_LENGTH, _MUSIC_CRC, _TAG_CRC = 148, 152, 154
+_TAG_CRC_SPAN = 190  # ffmpeg's tag CRC covers the frame's first 190 bytes, its own field zeroed
+
 
 @dataclass(frozen=True)
 class _Format:
@@ -173,9 +179,9 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]]) -> None:
         return
     fmt, (info, *audio) = frames(path.read_bytes())
     at = fmt.info_offset
-    if info[at: at + 4] not in (b"Info", b"Xing") or info[at + 4: at + 8] != b"\0\0\0\x0f":
+    if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
         raise SpliceError("the encoder wrote no Info header")
-    delay_cells = (int.from_bytes(info[at + 141: at + 144], "big") >> 12) // fmt.samples
+    delay_cells = (int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12) // fmt.samples
     spliced, taken = [], 0
     for sent_before, count in gaps:
         index = sent_before + delay_cells
@@ -211,15 +217,20 @@ def _info_frame(info: bytes, fmt: _Format, audio: list[bytes]) -> bytes:
     at = fmt.info_offset
     size = len(info) + sum(len(frame) for frame in audio)
     offsets = np.cumsum([len(info)] + [len(frame) for frame in audio[:-1]])
-    toc = bytes(min(255, 256 * int(offsets[i * len(audio) // 100]) // size) for i in range(100))
+    toc = [min(255, 256 * int(offsets[i * len(audio) // 100]) // size) for i in range(100)]
+    toc[0] = 0  # where the audio starts, by definition
+
+    def put(field: int, value: int, width: int) -> None:
+        out[at + field: at + field + width] = value.to_bytes(width, "big")
+
     out = bytearray(info)
-    out[at + 8: at + 12] = len(audio).to_bytes(4, "big")
-    out[at + 12: at + 16] = size.to_bytes(4, "big")
-    out[at + 16: at + 116] = bytes([0]) + toc[1:]
-    out[at + 148: at + 152] = size.to_bytes(4, "big")
-    out[at + 152: at + 154] = crc16_frames(audio).to_bytes(2, "big")
-    out[at + 154: at + 156] = b"\0\0"
-    out[at + 154: at + 156] = crc16(bytes(out[:190])).to_bytes(2, "big")
+    put(_FRAME_COUNT, len(audio), 4)
+    put(_BYTE_COUNT, size, 4)
+    out[at + _TOC: at + _TOC + 100] = bytes(toc)
+    put(_MUSIC_LENGTH, size, 4)
+    put(_MUSIC_CRC, crc16_frames(audio), 2)
+    put(_TAG_CRC, 0, 2)
+    put(_TAG_CRC, crc16(bytes(out[:_TAG_CRC_SPAN])), 2)
     return bytes(out)
 
 
@@ -245,7 +256,7 @@ def crc16(data: bytes) -> int:
     return int(_crc16_columns(np.zeros(1, dtype=np.uint32), np.frombuffer(data, dtype=np.uint8)[:, None])[0])
 
 
-def crc16_frames(frames_: list[bytes]) -> int:
+def crc16_frames(frame_list: list[bytes]) -> int:
     """CRC-16 of the frames joined, from one CRC per distinct frame.
 
     With no initial value or final xor the CRC is linear: CRC(a + b) = shift(CRC(a)) ^ CRC(b),
@@ -253,15 +264,15 @@ def crc16_frames(frames_: list[bytes]) -> int:
     """
     crcs: dict[bytes, int] = {}
     shifts = {}
-    for length in sorted({len(frame) for frame in frames_}):
-        distinct = list({frame: None for frame in frames_ if len(frame) == length})
+    for length in sorted({len(frame) for frame in frame_list}):
+        distinct = list({frame: None for frame in frame_list if len(frame) == length})
         rows = np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(len(distinct), length)
         crcs.update(zip(distinct, _crc16_columns(np.zeros(len(distinct), dtype=np.uint32), rows.T).tolist()))
         registers = np.concatenate((np.arange(256), np.arange(256) << 8)).astype(np.uint32)
         shifted = _crc16_columns(registers, np.zeros((length, 1), dtype=np.uint8)).tolist()
         shifts[length] = (shifted[:256], shifted[256:])
     crc = 0
-    for frame in frames_:
+    for frame in frame_list:
         low, high = shifts[len(frame)]
         crc = low[crc & 0xFF] ^ high[crc >> 8] ^ crcs[frame]
     return crc
