@@ -147,18 +147,18 @@ class _Format:
         return 4 + (17 if self.version == 3 else 9)
 
 
-def _header(data: bytes, position: int) -> tuple[_Format, int]:
-    header = int.from_bytes(data[position: position + 4], "big")
+def _format(data: bytes) -> _Format:
+    """The format of the Layer III frame at the start of `data`."""
+    header = int.from_bytes(data[:4], "big")
     version, layer, bitrate, rate = (header >> 19) & 3, (header >> 17) & 3, (header >> 12) & 15, (header >> 10) & 3
     if header >> 21 != 0x7FF or layer != 1 or version == 1 or bitrate in (0, 15) or rate == 3:
-        raise SpliceError(f"no Layer III frame at byte {position}")
-    fmt = _Format(version, _SAMPLE_RATES[version][rate], _BITRATES_KBPS[version][bitrate])
-    return fmt, fmt.frame_bytes_unpadded + ((header >> 9) & 1)
+        raise SpliceError("the stream does not start with a Layer III frame")
+    return _Format(version, _SAMPLE_RATES[version][rate], _BITRATES_KBPS[version][bitrate])
 
 
 def frames(data: bytes) -> tuple[_Format, list[bytes]]:
     """The frames of a bare CBR MP3 stream (no ID3 tags), Info frame first."""
-    fmt, _ = _header(data, 0)
+    fmt = _format(data)
     sync, rate_byte, unpadded = data[:2], data[2] & ~2, fmt.frame_bytes_unpadded
     out, position = [], 0
     while position < len(data):
