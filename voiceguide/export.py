@@ -225,7 +225,12 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
                 if problem in detail:
                     raise OutputError(f"{tmp.parent}: cannot write: {problem}")
             raise ToolError(f"ffmpeg failed to encode the MP3: {detail}")
-    splice_silence(tmp, gaps.gaps)
+    try:
+        splice_silence(tmp, gaps.gaps, gaps.samples)
+    except SpliceError:
+        if skip_silence:
+            raise
+        # A whole encode needs no splicing; its length is then the encoder's own.
 
 
 def _widen_pipe(fd: int) -> None:

@@ -44,11 +44,14 @@ class SilenceGaps:
     cell: int
     gaps: list[tuple[int, int]] = field(default_factory=list)
     sent_cells: int = 0
+    samples: int = 0
+    """Samples fed in: the length the MP3 must decode to, gaps included."""
     _silent_run: int = 0  # silent cells seen since the last sound, margin included
     _carry: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<i2"))
 
     def feed(self, pcm: np.ndarray) -> bytes:
         """PCM to send to the encoder for `pcm` (int16), holding back silence that may be dropped."""
+        self.samples += pcm.size
         if not self.cell:
             return pcm.tobytes()
         pcm = np.concatenate((self._carry, pcm)) if self._carry.size else pcm
@@ -173,15 +176,20 @@ def frames(data: bytes) -> tuple[_Format, list[bytes]]:
     return fmt, out
 
 
-def splice_silence(path: Path, gaps: list[tuple[int, int]]) -> None:
-    """Put the dropped silence back into the MP3 at `path`, as copies of its own silent frames."""
-    if not gaps:
-        return
+def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> None:
+    """Put the dropped silence back into the MP3 at `path`, as copies of its own silent frames,
+    and make its Info header say it decodes to exactly `samples` samples.
+
+    The end padding is written here, not taken from ffmpeg: ffmpeg's own is sometimes a few
+    samples short (1,105 where 1,113 to 1,123 were needed), and the file then decoded that many
+    samples longer than its PCM.
+    """
     fmt, (info, *audio) = frames(path.read_bytes())
     at = fmt.info_offset
     if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
         raise SpliceError("the encoder wrote no Info header")
-    delay_cells = (int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12) // fmt.samples
+    delay = int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12
+    delay_cells = delay // fmt.samples
     spliced, taken = [], 0
     for sent_before, count in gaps:
         index = sent_before + delay_cells
@@ -191,8 +199,11 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]]) -> None:
         spliced += _copies(audio[index], fmt, len(spliced), count)
         taken = index
     spliced += audio[taken:]
+    padding = len(spliced) * fmt.samples - delay - samples
+    if not 0 <= padding < 1 << 12:
+        raise SpliceError(f"the encoder wrote {len(spliced)} frames for {samples} samples")
     with open(path, "wb") as f:
-        f.write(_info_frame(info, fmt, spliced))
+        f.write(_info_frame(info, fmt, spliced, delay, padding))
         f.writelines(spliced)
 
 
@@ -212,8 +223,9 @@ def _copies(frame: bytes, fmt: _Format, first: int, count: int) -> list[bytes]:
     return [padded if size > unpadded else plain for size in fmt.frame_sizes(first, count)]
 
 
-def _info_frame(info: bytes, fmt: _Format, audio: list[bytes]) -> bytes:
-    """The Info frame for `audio`, as ffmpeg writes it: counts, seek table, music CRC, tag CRC."""
+def _info_frame(info: bytes, fmt: _Format, audio: list[bytes], delay: int, padding: int) -> bytes:
+    """The Info frame for `audio`, as ffmpeg writes it: counts, seek table, delay and padding,
+    music CRC, tag CRC."""
     at = fmt.info_offset
     size = len(info) + sum(len(frame) for frame in audio)
     offsets = np.cumsum([len(info)] + [len(frame) for frame in audio[:-1]])
@@ -225,6 +237,7 @@ def _info_frame(info: bytes, fmt: _Format, audio: list[bytes]) -> bytes:
 
     out = bytearray(info)
     put(_FRAME_COUNT, len(audio), 4)
+    put(_DELAY_PADDING, delay << 12 | padding, 3)
     put(_BYTE_COUNT, size, 4)
     out[at + _TOC: at + _TOC + 100] = bytes(toc)
     put(_MUSIC_LENGTH, size, 4)
