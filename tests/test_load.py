@@ -273,7 +273,7 @@ defaults:
   halfway: false
   hold_scale: 1.5
   rate: 180
-  voice: gmw/en-gb
+  voice: gmw/en-gb-x-rp
   engine: pyttsx3
 exercises:
   - name: Stretch
@@ -282,7 +282,7 @@ exercises:
     assert routine.narration.countdown == 5
     assert routine.narration.halfway is False
     assert routine.narration.hold_scale == 1.5
-    assert (routine.voice.rate, routine.voice.voice, routine.voice.engine) == (180, "gmw/en-gb", "pyttsx3")
+    assert (routine.voice.rate, routine.voice.voice, routine.voice.engine) == (180, "gmw/en-gb-x-rp", "pyttsx3")
 
 
 def test_countdown_zero_and_halfway_true(tmp_path):

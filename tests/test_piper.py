@@ -188,11 +188,11 @@ def test_the_rate_sets_pipers_length_scale():
 
 def test_choosing_another_engine_drops_the_routines_voice(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("title: R\ndefaults:\n  voice: gmw/en-gb\n  rate: 150\nexercises:\n  - name: Reach\n")
+    path.write_text("title: R\ndefaults:\n  voice: gmw/en-gb-x-rp\n  rate: 150\nexercises:\n  - name: Reach\n")
     routine = load(path)
     assert Options(engine="piper").voice_for(routine) == Voice(engine="piper", voice="", rate=150)
     assert Options(engine="piper", voice="my.onnx").voice_for(routine).voice == "my.onnx"
-    assert Options(rate=170).voice_for(routine) == Voice(engine="pyttsx3", voice="gmw/en-gb", rate=170)
+    assert Options(rate=170).voice_for(routine) == Voice(engine="pyttsx3", voice="gmw/en-gb-x-rp", rate=170)
 
 
 def test_check_reports_an_optional_engine_that_is_not_installed(tmp_path, monkeypatch):

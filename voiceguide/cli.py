@@ -14,6 +14,7 @@ from . import __version__
 from .engines import NAMES as ENGINES
 from .errors import RoutineError, VoiceguideError
 from .model import format_clock
+from .text import printable
 
 ROUTINES_DIR = Path("routines")
 
@@ -33,7 +34,7 @@ class _Group(click.Group):
                 click.echo(str(problem), err=True)
             ctx.exit(1)
         except VoiceguideError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(printable(f"error: {error}"), err=True)  # one line, whatever a name held
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -103,6 +104,18 @@ def _options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, eng
     )
 
 
+def _check_voice(options, routines) -> None:
+    """A --voice that the engine of any of the routines does not have is refused before anything starts."""
+    from .voice_names import problem
+
+    if options.voice is None:
+        return
+    for engine in dict.fromkeys(options.voice_for(routine).engine for routine in routines):
+        why = problem(engine, options.voice)
+        if why:
+            raise VoiceguideError(f"--voice: {why}")
+
+
 @cli.command()
 @click.argument("routines", nargs=-1)
 @click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory.")
@@ -139,6 +152,7 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
     else:
         raise click.UsageError("name a routine (e.g. 'voiceguide build sore-back') or use --all")
     loaded = load_all(paths)  # every routine is checked before any work starts
+    _check_voice(_options(**narration), loaded)
     progress = _Progress(live=sys.stdout.isatty())
     try:
         result = build_batch(
@@ -147,6 +161,8 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
         )
     finally:
         progress.close()
+    if result.published:
+        _report_skipped(result.published)
     if result.published and result.published.written:
         _report_published(result.published)
     _report_failures(result.failures)
@@ -177,6 +193,7 @@ def publish(out_dir, base_url):
     if not out_dir.is_dir():
         raise OutputError(f"{out_dir}: no such directory (build the sessions first: voiceguide build --all)")
     published = publish_sessions(out_dir, base_url)
+    _report_skipped(published)
     if published.written:
         _report_published(published)
     else:
@@ -232,6 +249,11 @@ def _report_published(published) -> None:
     click.echo(f"published: {names} ({_sessions(published.sessions)})")
 
 
+def _report_skipped(published) -> None:
+    for why in published.skipped:  # a broken session is left out; the others are published
+        click.echo(printable(f"warning: {why}"), err=True)
+
+
 def _sessions(count: int) -> str:
     return f"{count} session{'' if count == 1 else 's'}"
 
@@ -282,7 +304,7 @@ class _Progress:
 
 def _report_failures(failures) -> None:
     for failure in failures:
-        message = failure.message.replace("\n", "\n    ")
+        message = "\n    ".join(printable(line) for line in failure.message.split("\n"))
         click.echo(f"failed: {failure.routine.id}: {message}", err=True)
 
 
@@ -304,6 +326,7 @@ def plan(routine, as_json, routines_dir, **narration):
 
     loaded = load_routine(routine, routines_dir)
     options = _options(**narration)
+    _check_voice(options, [loaded])
     timeline, _, _ = plan_routine(loaded, options.narration(loaded), options.voice_for(loaded), ClipCache(cache_dir()), jobs=_jobs_default())
     click.echo(plan_json(timeline) if as_json else script(timeline))
 

@@ -11,6 +11,7 @@ from . import engines, tools
 from .errors import VoiceguideError
 from .load import load
 from .model import Voice
+from .text import printable
 
 
 def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
@@ -23,7 +24,7 @@ def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
         try:
             routine = load(path)
             wanted.add(routine.voice.engine)
-            yield True, f"{path}: {len(routine.exercises)} exercises"
+            yield True, printable(f"{path}: {len(routine.exercises)} exercises")
         except VoiceguideError as error:
             for line in str(error).splitlines():
                 yield False, line

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .text import printable
+
 
 class VoiceguideError(Exception):
     """Root of every error voiceguide reports to a user (no traceback)."""
@@ -19,10 +21,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        # Always one line: a file name or value with a newline or an escape sequence in it
+        # must not start a line of its own or change the terminal.
         where = f"{self.path}:{self.line}" if self.line else self.path
         if self.line and self.column:
             where += f":{self.column}"
-        return f"{where}: {self.message}"
+        return printable(f"{where}: {self.message}")
 
 
 class RoutineError(VoiceguideError):

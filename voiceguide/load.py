@@ -12,7 +12,9 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,9 +27,11 @@ from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
+from . import voice_names
 from .engines import NAMES as ENGINES
 from .errors import Problem, RoutineError
 from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice, format_duration
+from .text import describe_character, sayable, shown, unsafe_character
 
 # Limits, documented in docs/routine-format.md.
 MAX_FILE_BYTES = 256 * 1024
@@ -165,6 +169,46 @@ def load_all(paths: list[Path]) -> list[Routine]:
     return routines
 
 
+# -- reading the file -----------------------------------------------------------------------
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket",
+}
+
+
+class _NotAFile(OSError):
+    """The path is a FIFO, a device, a directory or a socket; the text says which."""
+
+
+def _read_regular_file(path: Path, limit: int) -> tuple[bytes, int]:
+    """At most `limit` bytes of a regular file (or of one a symlink points to), and its size.
+
+    A FIFO would block until someone writes to it and /dev/zero or /dev/urandom never end,
+    so anything but a regular file is refused before it is opened; O_NONBLOCK and a second
+    look at the opened file make a swap between the two looks harmless. /proc files say
+    they are empty and are not, so the bytes read count too.
+    """
+    _refuse_unless_regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        opened = os.fstat(fd)
+        _refuse_unless_regular(opened.st_mode)
+        chunks, left = [], limit
+        while left > 0 and (chunk := os.read(fd, left)):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    return data, max(opened.st_size, len(data))
+
+
+def _refuse_unless_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise _NotAFile(_FILE_KINDS.get(stat.S_IFMT(mode), "something that is not a regular file"))
+
+
 # -- YAML errors and the node graph ------------------------------------------------------
 
 # PyYAML's words for what its parser expected and found, and for where it was.
@@ -188,15 +232,16 @@ _CONTEXT_WORDS = {
 
 def _syntax_message(error: yaml.MarkedYAMLError) -> str:
     """PyYAML's complaint, said as 'expected ..., found ...' in a listener's words."""
-    problem, context = error.problem or "", error.context or ""
+    # PyYAML quotes what it found (a tag handle, say) whole, however long.
+    problem, context = shown(error.problem or "", 240), error.context or ""
     if context.startswith("found duplicate anchor"):
-        anchor = context.split("'")[1]
+        anchor = shown(context.split("'")[1])
         first = error.context_mark.line + 1
         return f"expected each anchor once, found &{anchor} again (first on line {first})"
     if context == "expected a single document in the stream":
         return "expected one YAML document, found a second one ('---' starts a new document)"
     if problem.startswith("found undefined alias"):
-        alias = problem.split("'")[1]
+        alias = shown(problem.split("'")[1])
         return f"expected *{alias} to refer to an anchor &{alias} above it, found none"
     if problem == "mapping values are not allowed here":
         return "expected valid YAML, found ': ' where no key can start (check the indentation, or quote the text)"
@@ -318,16 +363,16 @@ def _describe(node: Node) -> str:
     if isinstance(node, SequenceNode):
         count = len(node.value)
         return "an empty list" if not count else "a list of 1 item" if count == 1 else f"a list of {count} items"
-    shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    value = shown(node.value, 40)
     if node.tag not in _SCALAR_PATTERNS and node.tag != STR:
-        return f"the tag {_short_tag(node.tag)!r}"
+        return f"the tag {shown(_short_tag(node.tag))!r}"
     if node.tag == NULL:
         return "nothing"
     if node.tag == BOOL:
         return f"the boolean {node.value}"
     if node.tag in (INT, FLOAT):
-        return f"the number {shown}"
-    return json.dumps(shown, ensure_ascii=False) if shown.strip() else "empty text"
+        return f"the number {value}"
+    return json.dumps(value, ensure_ascii=False) if value.strip() else "empty text"
 
 
 @dataclass
@@ -363,14 +408,17 @@ class _RoutineReader:
 
     def read(self, path: Path) -> Routine | None:
         try:
-            data = path.read_bytes()
+            data, size = _read_regular_file(path, MAX_FILE_BYTES + 1)
         except FileNotFoundError:
             self.fail(None, "expected a routine file, found no such file")
+            return None
+        except _NotAFile as error:
+            self.fail(None, f"expected a routine file, found {error}")
             return None
         except OSError as error:
             self.fail(None, f"expected a readable routine file, found an error: {error.strerror}")
             return None
-        text = self.decode(data)
+        text = self.decode(data, size)
         if text is None:
             return None
         root = self.compose(text)
@@ -380,10 +428,10 @@ class _RoutineReader:
         # The digest of the bytes validated here, so a build keys exactly what it planned.
         return replace(routine, digest=hashlib.sha256(data).hexdigest()) if routine else None
 
-    def decode(self, data: bytes) -> str | None:
+    def decode(self, data: bytes, size: int) -> str | None:
         if len(data) > MAX_FILE_BYTES:
             line = data.count(b"\n", 0, MAX_FILE_BYTES) + 1
-            found = math.ceil(len(data) / 1024)
+            found = math.ceil(max(size, len(data)) / 1024)
             self.fail_at(line, 0, f"expected a routine of at most {MAX_FILE_BYTES // 1024} KB, found {found} KB (the limit is passed on this line)")
             return None
         for bom, encoding in _OTHER_ENCODINGS:
@@ -537,12 +585,21 @@ class _RoutineReader:
         if "engine" in fields:
             voice_values["engine"] = self.choice(fields["engine"].value, "defaults.engine", ENGINES)
         if "voice" in fields:
-            voice_values["voice"] = self.text(fields["voice"].value, "defaults.voice", spoken=False)
+            voice_values["voice"] = self.voice(fields["voice"].value, voice_values.get("engine", Voice.engine))
         if "rate" in fields:
             voice_values["rate"] = self.integer(fields["rate"].value, "defaults.rate", 80, 400)
         narration = Narration(**{k: v for k, v in values.items() if v is not None})
         voice = Voice(**{k: v for k, v in voice_values.items() if v is not None})
         return narration, voice
+
+    def voice(self, node: Node, engine: str | None) -> str | None:
+        """A voice of the routine's engine (unchecked if the engine itself is wrong)."""
+        voice = self.text(node, "defaults.voice", spoken=False)
+        why = voice_names.problem(engine, voice) if voice and engine else None
+        if why:
+            self.fail(node, f"defaults.voice: {why}")
+            return None
+        return voice
 
     def exercise(self, node: Node, where: str, defaults: dict) -> Exercise | None:
         fields = self.mapping(node, where, EXERCISE_KEYS, what="an exercise (a mapping with a name)")
@@ -588,7 +645,7 @@ class _RoutineReader:
         if None in names:
             return None
         if names[0].lower() == names[1].lower():  # type: ignore[union-attr]
-            self.fail(node, f'{where}: expected two different side names, found "{names[0]}" twice')
+            self.fail(node, f'{where}: expected two different side names, found "{shown(names[0])}" twice')
             return None
         return tuple(name.lower() for name in names)  # type: ignore[union-attr]
 
@@ -653,10 +710,10 @@ class _RoutineReader:
     def plain(self, node: Node) -> bool:
         """True for a value with no tag or a standard one that fits it; tags never run code here."""
         if node.tag not in _SCALAR_PATTERNS and node.tag not in (STR, SEQ, MAP):
-            self.fail(node, f"expected plain YAML values, found the tag {_short_tag(node.tag)!r}")
+            self.fail(node, f"expected plain YAML values, found the tag {shown(_short_tag(node.tag))!r}")
             return False
         if not _fits_its_tag(node):
-            found = json.dumps(node.value, ensure_ascii=False) if isinstance(node, ScalarNode) else _describe(node)
+            found = json.dumps(shown(node.value), ensure_ascii=False) if isinstance(node, ScalarNode) else _describe(node)
             self.fail(node, f"expected a value that fits its tag {_short_tag(node.tag)}, found {found}")
             return False
         return True
@@ -684,7 +741,7 @@ class _RoutineReader:
             close = difflib.get_close_matches(key.value, allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             self.suggested.update((id(mapping), name) for name in close)
-            self.fail(key, f"{expected}, found unknown key {key.value!r}{hint}")
+            self.fail(key, f"{expected}, found unknown key {shown(key.value)!r}{hint}")
         elif key.value in seen:
             first = seen[key.value].key.start_mark.line + 1
             self.fail(key, f"{where}: expected each key once, found {key.value!r} again (first on line {first})")
@@ -715,10 +772,21 @@ class _RoutineReader:
             quote = " (put it in quotes to use it as text)" if isinstance(node, ScalarNode) and node.tag in (INT, FLOAT, BOOL) else ""
             self.fail(node, f"{where}: expected text, found {_describe(node)}{quote}")
             return None
+        # The loaded value, not the file's bytes: YAML escapes ("\x01", "\e", "\uFFFF") get past
+        # the reader's check of raw characters.
+        bad = unsafe_character(node.value)
+        if bad is not None:
+            self.fail(node, f"{where}: expected printable text, found {describe_character(bad)}")
+            return None
         value = " ".join(node.value.split())
         if spoken:
             if len(value) > MAX_LINE_CHARS:
                 self.fail(node, f"{where}: expected a line of at most {MAX_LINE_CHARS} characters, found {len(value)}")
+                return None
+            if not sayable(value):
+                # Spelled out: zero-width characters are invisible in the message too.
+                codes = ", ".join(f"U+{ord(char):04X}" for char in dict.fromkeys(value.replace(" ", "")))
+                self.fail(node, f"{where}: expected words to say (a letter or a digit), found only {shown(codes, 60)}")
                 return None
             self.count_spoken(node, where, len(value))
         return value

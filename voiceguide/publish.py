@@ -53,29 +53,49 @@ class Published:
     """Sessions listed."""
     written: list[Path]
     """Files (re)written; the others already said the same."""
+    skipped: tuple[str, ...] = ()
+    """Why each session that could not be listed was left out ('out/x.mp3: ...')."""
 
 
-def read_sessions(out_dir: Path) -> list[Session]:
-    """Every session in `out_dir` that has an MP3 and a readable plan record, by routine id."""
+def read_sessions(out_dir: Path, skipped: list[str] | None = None) -> list[Session]:
+    """Every session in `out_dir` that has an MP3 and a readable plan record, by routine id.
+
+    An MP3 without a record is not a session (or its record is not written yet) and is left
+    out quietly; one whose record or transcript is broken, or holds text that cannot be
+    written safely (from an older voiceguide, or edited by hand), is left out and said why
+    in `skipped`, so that one bad session never stops the others from being published.
+    """
     sessions = []
     for mp3 in sorted(out_dir.glob("*.mp3")):
         try:
             sessions.append(read_session(mp3))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            # Not a session of ours, or one whose record is not written yet: leave it out.
+        except FileNotFoundError as error:
             logger.info("%s: left out: %s", mp3, error)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
+            logger.info("%s: left out: %s", mp3, error)
+            if skipped is not None:
+                why = f"its record has no {error}" if isinstance(error, KeyError) else str(error)
+                skipped.append(f"{mp3}: left out: {why}")
     return sorted(sessions, key=lambda s: (s.routine, s.name))
 
 
 def read_session(mp3: Path) -> Session:
-    """The session of NAME.mp3, from NAME.json and NAME.vtt beside it."""
+    """The session of NAME.mp3, from NAME.json and NAME.vtt beside it.
+
+    Raises ValueError for a session whose text could not be written into the page, the feed
+    or the playlist as it is.
+    """
     from .sidecars import read_vtt
 
     record_path = mp3.with_suffix(".json")
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    files = {kind: name for kind, name in record.get("files", {}).items() if (mp3.parent / name).is_file()}
+    # Only plain file names beside the MP3: a record is not trusted to point elsewhere.
+    files = {
+        kind: name for kind, name in record.get("files", {}).items()
+        if _plain_name(name) and (mp3.parent / name).is_file()
+    }
     vtt = mp3.parent / files["vtt"] if "vtt" in files else None
-    return Session(
+    session = Session(
         name=mp3.stem,
         routine=record.get("routine", mp3.stem),
         title=record["title"],
@@ -85,9 +105,35 @@ def read_session(mp3: Path) -> Session:
         mp3_bytes=mp3.stat().st_size,
         built=datetime.fromtimestamp(record_path.stat().st_mtime, timezone.utc).replace(microsecond=0),
         files={**files, "mp3": mp3.name},
-        chapters=tuple(Chapter(c["start_ms"], c["end_ms"], c["title"]) for c in record.get("chapters", [])),
+        chapters=tuple(Chapter(int(c["start_ms"]), int(c["end_ms"]), c["title"]) for c in record.get("chapters", [])),
         transcript=tuple(read_vtt(vtt.read_text(encoding="utf-8"))) if vtt else (),
     )
+    _check_text(session)
+    return session
+
+
+def _plain_name(name: object) -> bool:
+    return isinstance(name, str) and name == Path(name).name and not name.startswith(".")
+
+
+def _check_text(session: Session) -> None:
+    """Raise ValueError unless every text of the session is a string that can be written
+    anywhere: lxml refuses a whole feed over one control character."""
+    from .text import describe_character, unsafe_character
+
+    texts = {
+        "file name": session.name, "routine": session.routine, "title": session.title,
+        "summary": session.summary, "source": session.source,
+        **{f"file {kind}": name for kind, name in session.files.items()},
+        **{f"chapter {i + 1}": chapter.title for i, chapter in enumerate(session.chapters)},
+        **{f"transcript line {i + 1}": event.text for i, event in enumerate(session.transcript)},
+    }
+    for where, text in texts.items():
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: expected text, found {type(text).__name__}")
+        bad = unsafe_character(text)
+        if bad is not None:
+            raise ValueError(f"{where}: expected printable text, found {describe_character(bad)}")
 
 
 def playlist(sessions: list[Session]) -> str:
@@ -109,14 +155,15 @@ def publish(out_dir: Path, base_url: str = DEFAULT_BASE_URL) -> Published:
     from .feed import feed_xml
     from .page import index_html
 
-    sessions = read_sessions(out_dir)
+    skipped: list[str] = []
+    sessions = read_sessions(out_dir, skipped)
     outputs = {
         PLAYLIST_NAME: playlist(sessions).encode(),
         INDEX_NAME: index_html(sessions).encode(),
         FEED_NAME: feed_xml(sessions, base_url),
     }
     written = [out_dir / name for name, data in outputs.items() if _write_if_changed(out_dir / name, data)]
-    return Published(len(sessions), written)
+    return Published(len(sessions), written, tuple(skipped))
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:
@@ -125,7 +172,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except OSError:
         pass
-    from .export import ensure_dir, write_atomically
+    from .atomic import ensure_dir, write_atomically
 
     ensure_dir(path.parent)
     write_atomically(path, data)

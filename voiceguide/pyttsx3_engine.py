@@ -89,6 +89,9 @@ def _installed_file(soname: str) -> str:
 def identity(voice: Voice) -> tuple[str, str]:
     from importlib.metadata import version
 
+    from .voice_names import check_espeak
+
+    check_espeak(voice.voice)  # eSpeak NG would open a path, and say "bogus" in its default voice
     return f"{library()[1]} pyttsx3-{version('pyttsx3')}", voice.voice or DEFAULT_VOICE
 
 

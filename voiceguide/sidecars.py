@@ -6,6 +6,7 @@ NAME.chapters.json  Podcasting 2.0 chapters (version 1.2.0)
 
 from __future__ import annotations
 
+import html
 import json
 
 from .plan import Event, Timeline
@@ -20,8 +21,14 @@ def vtt_time(ms: int) -> str:
 def transcript_vtt(timeline: Timeline) -> str:
     cues = ["WEBVTT", ""]
     for event in timeline.speech():
-        cues += [f"{vtt_time(event.start_ms)} --> {vtt_time(event.end_ms)}", event.text, ""]
+        cues += [f"{vtt_time(event.start_ms)} --> {vtt_time(event.end_ms)}", vtt_text(event.text), ""]
     return "\n".join(cues)
+
+
+def vtt_text(text: str) -> str:
+    """A line as a cue's payload: on one line (a blank line would end the cue), and with
+    '&', '<' and '>' escaped, so no markup is read into it and no '-->' starts a new cue."""
+    return " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def read_vtt(text: str) -> list[Event]:
@@ -32,7 +39,7 @@ def read_vtt(text: str) -> list[Event]:
         for i, line in enumerate(lines):
             start, arrow, end = line.partition(" --> ")
             if arrow:
-                words = " ".join(lines[i + 1 :]).strip()
+                words = html.unescape(" ".join(lines[i + 1 :]).strip())
                 cues.append(Event(_vtt_ms(start), _vtt_ms(end.split()[0]), "speech", words))
                 break
     return cues
