@@ -168,10 +168,13 @@ def plan_all(
 def _speak_and_plan(
     routines: list[Routine], options: Options, cache: ClipCache, jobs: int, status: Status, report: Progress
 ) -> list[Timeline | Failure]:
+    from .estimate import too_long
     from .speak import clip_ms, speak
 
     narrations = [options.narration(routine) for routine in routines]
-    needed = [phrases(routine, narration) for routine, narration in zip(routines, narrations)]
+    # A session estimated over the limit (with --hold-scale 4, say) fails before anything is said.
+    over = [too_long(routine, narration, options.voice_for(routine).rate) for routine, narration in zip(routines, narrations)]
+    needed = [[] if problem else phrases(routine, narration) for routine, narration, problem in zip(routines, narrations, over)]
     by_voice: dict[Voice, list[int]] = {}
     for i, routine in enumerate(routines):
         by_voice.setdefault(options.voice_for(routine), []).append(i)
@@ -183,7 +186,7 @@ def _speak_and_plan(
         report("phrase", status, None)
 
     clips: list[dict | None] = [None] * len(routines)
-    problems = [""] * len(routines)
+    problems = [str(problem) if problem else "" for problem in over]
     for voice, members in by_voice.items():
         try:
             spoken, _ = speak([text for i in members for text in needed[i]], voice, cache, jobs, synthesized)
@@ -201,7 +204,7 @@ def _speak_and_plan(
 
     timelines: list[Timeline | Failure] = []
     for routine, narration, found, problem in zip(routines, narrations, clips, problems):
-        if found is None:
+        if found is None or problem:
             timelines.append(Failure(routine, problem))
             continue
         try:

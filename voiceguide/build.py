@@ -156,9 +156,15 @@ def _up_to_date_result(routine: Routine, files: dict[str, Path], key: str, start
 
 
 def plan_routine(routine: Routine, narration: Narration, voice: Voice, cache: ClipCache, jobs: int = 1) -> tuple[Timeline, dict, SpeechStats]:
-    """Speak every phrase (from the cache where possible), then plan with the real clip lengths."""
+    """Speak every phrase (from the cache where possible), then plan with the real clip lengths.
+
+    A session estimated to be over the limit is refused first, before anything is said."""
+    from .estimate import too_long
     from .speak import clip_ms, speak
 
+    over = too_long(routine, narration, voice.rate)
+    if over is not None:
+        raise RoutineError([over])
     clips, stats = speak(phrases(routine, narration), voice, cache, jobs)
     timeline = plan(routine, lambda text: clip_ms(clips[text]), narration)
     return timeline, clips, stats

@@ -30,6 +30,7 @@ from yaml.scanner import Scanner
 from . import voice_names
 from .engines import NAMES as ENGINES
 from .errors import Problem, RoutineError
+from .estimate import too_long
 from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice, format_duration
 from .text import describe_character, sayable, shown, unsafe_character
 
@@ -535,11 +536,17 @@ class _RoutineReader:
             self.fail(node, f"{where}: expected at most {MAX_SPOKEN_CHARS} characters of spoken text in a routine, found {self.spoken_chars} (the limit is passed here)")
         if self.problems:
             return None
-        return Routine(
+        routine = Routine(
             id=rid, path=path, title=title or "", summary=summary or "", source=source or "",
             intro=intro or (), outro=outro or (), exercises=tuple(exercises),
             narration=narration, voice=voice,
         )
+        # Refused here, before anything speaks: saying a session of many hours takes minutes.
+        over = too_long(routine, path=self.path)
+        if over is not None:
+            self.problems.append(over)
+            return None
+        return routine
 
     def exercises(self, top: dict[str, _Field], root: Node, defaults: dict) -> list[Exercise]:
         if not self.require(root, top, "exercises", "exercises", "a list of exercises"):
@@ -559,6 +566,11 @@ class _RoutineReader:
         timing = dict(base or {
             "hold": DEFAULT_HOLD_MS, "reps": DEFAULT_REPS, "rest": DEFAULT_REST_MS, "switch": DEFAULT_SWITCH_MS,
         })
+        # Where hold and reps were set, for a message about a session that is too long.
+        timing["places"] = {**timing.get("places", {}), **{
+            key: (f"{where}.{key}", fields[key].value.start_mark.line + 1, fields[key].value.start_mark.column + 1)
+            for key in ("hold", "reps") if key in fields
+        }}
         if "hold" in fields:
             timing["hold"] = self.duration(fields["hold"].value, f"{where}.hold", 1000, MAX_HOLD_MS)
         if "reps" in fields:
@@ -622,9 +634,14 @@ class _RoutineReader:
             self.refuse_on_flow(fields, where)
         if name is None or None in timing.values():
             return None
+        places = dict(timing["places"])
+        if "flow" in fields:
+            mark = fields["flow"].value.start_mark
+            places["flow"] = (f"{where}.flow", mark.line + 1, mark.column + 1)
         return Exercise(
             name=name, steps=steps or (), hold_ms=timing["hold"], reps=timing["reps"], rest_ms=timing["rest"],
             sides=sides, switch_ms=timing["switch"], cues=cues, flow=flow, line=node.start_mark.line + 1,
+            places=tuple((key, *place) for key, place in places.items()),
         )
 
     def refuse_on_flow(self, fields: dict[str, _Field], where: str) -> None:

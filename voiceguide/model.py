@@ -54,6 +54,9 @@ class Exercise:
     """If given, the exercise is this sequence of moves, repeated `reps` times, instead of a hold."""
     line: int = 0
     """Line of the exercise in its routine file, for messages."""
+    places: tuple[tuple[str, str, int, int], ...] = ()
+    """(key, where, line, column) of the values that set its hold, reps and flow (a
+    default's, when it has none of its own), so a message can point at what to change."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ dropped with a note. Rests and switches grow when their speech is longer, also w
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
@@ -76,16 +77,24 @@ class Timeline:
 
 
 def plan(routine: Routine, speech_ms: SpeechMeasure, narration: Narration | None = None) -> Timeline:
-    """Lay out the whole session on one absolute timeline."""
-    planner = _Planner(routine, narration or routine.narration, speech_ms)
-    timeline = planner.session()
+    """Lay out the whole session on one absolute timeline; RoutineError if it is too long."""
+    timeline = lay_out(routine, speech_ms, narration)
     if timeline.duration_ms > MAX_SESSION_MS:
-        raise RoutineError([Problem(
-            str(routine.path), 0, 0,
-            f"expected a session of at most {format_duration(MAX_SESSION_MS)}, "
-            f"found {format_duration(timeline.duration_ms)} once planned",
-        )])
+        from .estimate import too_long_problem
+
+        raise RoutineError([too_long_problem(routine, timeline, "once its speech is made")])
     return timeline
+
+
+def lay_out(routine: Routine, speech_ms: SpeechMeasure, narration: Narration | None = None,
+            overlays: bool = True) -> Timeline:
+    """The session's timeline, however long it is.
+
+    Without `overlays`, the lines laid over holds (cues, countdown, "halfway") are left out:
+    they never change the session's length, and a routine of thousands of cues on hundreds
+    of holds takes seconds to lay out.
+    """
+    return _Planner(routine, narration or routine.narration, speech_ms, overlays=overlays).session()
 
 
 def phrases(routine: Routine, narration: Narration | None = None) -> list[str]:
@@ -133,6 +142,7 @@ class _Planner:
     routine: Routine
     narration: Narration
     speech_ms: SpeechMeasure
+    overlays: bool = True
     t: int = 0
     events: list[Event] = field(default_factory=list)
     chapters: list[Chapter] = field(default_factory=list)
@@ -269,13 +279,13 @@ class _Planner:
         self.chime("hold_start", start)
         self.events.append(Event(start, end, "hold", text=label))
 
-        taken: list[tuple[int, int]] = [(start, start + STRIKE_MS)]
-        countdown = self.narration.countdown
+        taken: list[tuple[int, int]] = [(start, start + STRIKE_MS)]  # apart, in time order
+        countdown = self.narration.countdown if self.overlays else 0
         while countdown and end - countdown * 1000 < start + STRIKE_MS + 1000:
             countdown -= 1  # a short hold gets a short count
         for number in range(countdown, 0, -1):
             self.overlay(NUMBER_WORDS[number], end - number * 1000, start, end, taken, label, must=True)
-        if not self.minimal:
+        if self.overlays and not self.minimal:
             scale = self.narration.hold_scale
             for cue in exercise.cues:
                 self.overlay(cue.text, start + round(cue.at_ms * scale), start, end, taken, label, must=True)
@@ -288,14 +298,19 @@ class _Planner:
         """Lay a line over a hold's silence at `at`, unless it would touch other speech."""
         length = self.speech_ms(text)
         span = (at, at + length)
-        fits = span[1] <= end - 100 and all(
-            span[1] + CUE_GAP_MS <= s or span[0] >= e + CUE_GAP_MS for s, e in taken
+        # The spans taken are apart and in order, so only the two around this one can touch
+        # it: a hold with thousands of cues is laid out in n log n, not n squared.
+        place = bisect.bisect_left(taken, span)
+        fits = (
+            span[1] <= end - 100
+            and (place == 0 or span[0] >= taken[place - 1][1] + CUE_GAP_MS)
+            and (place == len(taken) or span[1] + CUE_GAP_MS <= taken[place][0])
         )
         if not fits:
             if must:
                 self.notes.append(f"{label}: dropped {text!r} at {format_duration(at - start)}: no room in the hold")
             return
-        taken.append(span)
+        taken.insert(place, span)
         self.events.append(Event(span[0], span[1], "speech", text=text))
 
     def flow(self, exercise: Exercise) -> None:

@@ -1,0 +1,93 @@
+"""Is a session too long? Known before any of its speech is synthesized.
+
+A session over MAX_SESSION_MS is refused. Saying its lines first would take minutes for a
+routine of a hundred reps on two sides, so two cheap looks come before any speech:
+
+- the floor: its holds, rests and switches alone, which no speech shortens, added up from
+  the routine without planning (a hostile routine can make the planner itself slow);
+- its plan with each clip's length estimated from its words and the rate, on the short
+  side, so that a session estimated over the limit is over it once spoken.
+
+`plan()` still checks the real length once the speech is made. Every message points at the
+exercise that takes longest: at its reps if it has several, else at its hold (or flow).
+"""
+
+from __future__ import annotations
+
+from .errors import Problem
+from .model import Exercise, Narration, Routine
+from .plan import LINE_GAP_MS, MAX_SESSION_MS, SpeechMeasure, Timeline, lay_out
+
+ESTIMATE_SHARE = 0.5
+"""An estimated clip lasts this share of words x 60 / rate seconds. Measured at 160 wpm,
+eSpeak NG's clips of the shipped routines' 337 lines last 0.6 to 2 times words x 60 / rate
+(0.89 in the middle): the estimate stays under every one of them."""
+
+_CHANGE = {"reps": "fewer reps", "hold": "a shorter hold", "flow": "fewer or shorter moves"}
+
+
+def too_long(routine: Routine, narration: Narration | None = None, rate: int | None = None,
+             path: str | None = None) -> Problem | None:
+    """Why the session of `routine` would be over the limit, or None if it may not be.
+
+    `narration` and `rate` are the build's (the routine's own by default); `path` names the
+    file in the message (the routine's path by default).
+    """
+    narration = narration or routine.narration
+    floors = [exercise_floor_ms(exercise, narration) for exercise in routine.exercises]
+    floor = sum(floors) + sum(exercise.rest_ms for exercise in routine.exercises[:-1])
+    if floor > MAX_SESSION_MS:
+        return _problem(routine, floors, floor, "at least", "in holds, rests and switches alone", path)
+    timeline = lay_out(routine, estimated_speech(rate or routine.voice.rate), narration, overlays=False)
+    if timeline.duration_ms > MAX_SESSION_MS:
+        return too_long_problem(routine, timeline, "with its speech estimated, before any is made", path, "at least")
+    return None
+
+
+def too_long_problem(routine: Routine, timeline: Timeline, how: str, path: str | None = None,
+                     bound: str = "") -> Problem:
+    """The message for a planned session over the limit, at its longest exercise."""
+    exercise_chapters = timeline.chapters[1: 1 + len(routine.exercises)]  # after the introduction
+    spans = [chapter.end_ms - chapter.start_ms for chapter in exercise_chapters]
+    return _problem(routine, spans, timeline.duration_ms, bound, how, path)
+
+
+def estimated_speech(rate: int) -> SpeechMeasure:
+    """A clip's length from its words, on the short side (see ESTIMATE_SHARE)."""
+    per_word_ms = ESTIMATE_SHARE * 60_000 / rate
+    return lambda text: round(len(text.split()) * per_word_ms)
+
+
+def exercise_floor_ms(exercise: Exercise, narration: Narration) -> int:
+    """An exercise's holds, rests between reps and switches between sides, as the planner
+    lays them out, without its speech (and without the rest after it)."""
+    sides = len(exercise.sides) or 1
+    scale = narration.hold_scale
+    if exercise.flow:
+        round_ms = sum(max(round(move.hold_ms * scale), LINE_GAP_MS) for move in exercise.flow)
+        return sides * exercise.reps * round_ms + (sides - 1) * exercise.switch_ms
+    holds = exercise.reps * sides * round(exercise.hold_ms * scale)
+    return holds + (exercise.reps - 1) * exercise.rest_ms + exercise.reps * (sides - 1) * exercise.switch_ms
+
+
+def _problem(routine: Routine, spans: list[int], total: int, bound: str, how: str, path: str | None) -> Problem:
+    path = path if path is not None else str(routine.path)
+    found = f"found {bound + ' ' if bound else ''}{hours(total)} {how}"
+    expected = f"expected a session of at most {hours(MAX_SESSION_MS)}"
+    if not spans:
+        return Problem(path, 1, 1, f"{expected}, {found}")
+    index = max(range(len(spans)), key=spans.__getitem__)
+    exercise = routine.exercises[index]
+    key = "reps" if exercise.reps > 1 else "flow" if exercise.flow else "hold"
+    places = {place[0]: place[1:] for place in exercise.places}
+    where, line, column = places.get(key, (f"exercises[{index}]", exercise.line, 0))
+    share = f"exercises[{index}] takes {hours(spans[index])} of it: {_CHANGE[key]}"
+    return Problem(path, line, column, f"{where}: {expected}, {found} ({share})")
+
+
+def hours(ms: int) -> str:
+    """10_800_000 -> '3h', 11_100_000 -> '3h05m', 2_700_000 -> '45m'."""
+    whole_hours, minutes = divmod(round(ms / 60_000), 60)
+    if not whole_hours:
+        return f"{minutes}m"
+    return f"{whole_hours}h{minutes:02d}m" if minutes else f"{whole_hours}h"
