@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 from .chimes import CHIME_MS
-from .errors import Problem, RoutineError
+from .errors import RoutineError
 from .model import Exercise, Narration, Routine, format_duration
 
 SpeechMeasure = Callable[[str], int]
