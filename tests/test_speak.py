@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,7 +12,10 @@ import numpy as np
 import pytest
 
 from voiceguide import pyttsx3_engine
+from voiceguide.clipcheck import PACE_MIN_LINES, check_pace, estimate
 from voiceguide.errors import SpeechError
+from voiceguide.load import load
+from voiceguide.plan import phrases
 from voiceguide.model import Voice
 from voiceguide.speak import SAMPLE_RATE, ClipCache, check_clip, clean_clip, clip_key, resample, speak, write_wav
 
@@ -20,17 +25,120 @@ def tone(seconds: float) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
 
+SETTINGS = {"engine": "pyttsx3", "rate": 160}
+KEY, OTHER = "ab" * 32, "cd" * 32
+
+
 def test_cache_round_trip_and_torn_entries_are_misses(tmp_path):
     cache = ClipCache(tmp_path)
-    cache.put("ab" * 32, tone(0.5))
-    assert cache.get("ab" * 32).size == SAMPLE_RATE // 2
-    torn = cache.path("ab" * 32)
+    cache.put(KEY, "Hold.", tone(0.5), SETTINGS)
+    assert cache.get(KEY, "Hold.").size == SAMPLE_RATE // 2
+    assert np.array_equal(cache.get(KEY, "Hold."), cache.get(KEY, "Hold."))
+    torn = cache.path(KEY)
     torn.write_bytes(torn.read_bytes()[:-1000])  # as if a writer died half way
-    assert cache.get("ab" * 32) is None
+    assert cache.get(KEY, "Hold.") is None
     torn.write_bytes(b"junk")
-    assert cache.get("ab" * 32) is None
-    assert cache.get("cd" * 32) is None
+    assert cache.get(KEY, "Hold.") is None
+    assert cache.get(OTHER, "Hold.") is None
     assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_cached_clip_is_exactly_the_clip_that_was_put():
+    samples = np.round(tone(0.3) * 32768) / 32768  # what read_wav gives: exact 16-bit steps
+    cache = ClipCache(Path(tempfile.mkdtemp()))
+    cache.put(KEY, "Hold.", samples, SETTINGS)
+    assert np.array_equal(cache.get(KEY, "Hold."), samples)
+
+
+def test_a_cache_entry_that_is_not_the_clip_its_key_names_is_a_miss(tmp_path):
+    cache = ClipCache(tmp_path)
+    cache.put(KEY, "Hold.", tone(0.5), SETTINGS)
+    cache.put(OTHER, "Release.", tone(0.4), SETTINGS)
+    assert cache.get(KEY, "Release.") is None  # the record names another text
+    good = cache.path(KEY).read_bytes()
+    cache.path(KEY).write_bytes(cache.path(OTHER).read_bytes())  # another line's whole entry
+    assert cache.get(KEY, "Hold.") is None
+    noise = np.random.default_rng(1).integers(-9000, 9000, SAMPLE_RATE // 2).astype("<i2").tobytes()
+    cache.path(KEY).write_bytes(good[: len(good) - len(noise)] + noise)  # same record, other samples
+    assert cache.get(KEY, "Hold.") is None
+    with open(cache.path(KEY), "wb") as f:  # a plain WAV, right length, no record
+        write_wav(f, tone(0.5), SAMPLE_RATE)
+    assert cache.get(KEY, "Hold.") is None
+
+
+def test_a_cache_entry_that_is_a_directory_is_a_miss_and_is_skipped(tmp_path, caplog):
+    cache = ClipCache(tmp_path)
+    cache.path(KEY).mkdir(parents=True)
+    assert cache.get(KEY, "Hold.") is None
+    cache.put(KEY, "Hold.", tone(0.5), SETTINGS)  # no traceback: that one line is not cached
+    cache.put(OTHER, "Release.", tone(0.5), SETTINGS)
+    assert cache.get(OTHER, "Release.") is not None
+    assert "is a directory" in caplog.text
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
+def test_an_unwritable_cache_means_one_warning_and_no_cache(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(pyttsx3_engine, "Worker", BatchWorker)
+    tmp_path.chmod(0o500)
+    try:
+        clips, stats = speak(["Hold.", "Relax.", "Breathe."], Voice(), ClipCache(tmp_path))
+    finally:
+        tmp_path.chmod(0o700)
+    assert set(clips) == {"Hold.", "Relax.", "Breathe."}
+    assert caplog.text.count("not writable") == 1
+
+
+def test_an_unwritable_cache_means_one_warning_and_no_cache_even_as_root(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(pyttsx3_engine, "Worker", BatchWorker)
+    (tmp_path / "clips").write_text("a file where the cache's folder should be")
+    clips, stats = speak(["Hold.", "Relax.", "Breathe."], Voice(), ClipCache(tmp_path))
+    assert set(clips) == {"Hold.", "Relax.", "Breathe."} and stats.synthesized == 3
+    assert caplog.text.count("not writable") == 1
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("rate", [120, 220])
+def test_real_lines_at_any_rate_pass_both_checks_and_the_wrong_rate_fails(tmp_path, rate):
+    routine = load(Path("routines/eight-stretches.yaml"))
+    texts = phrases(routine, routine.narration)
+    clips, stats = speak(texts, Voice(rate=rate), ClipCache(tmp_path), jobs=2)
+    assert stats.retries == 0
+    sizes = [(text, clips[text].size) for text in texts]
+    assert all(check_clip(clips[text], SAMPLE_RATE, text, rate) == "" for text in texts)
+    assert check_pace("pyttsx3", True, sizes, rate) == ""
+    assert "not speaking at the rate" in check_pace("pyttsx3", True, sizes, rate * 200 // 160)
+
+
+def test_the_pace_check_tells_160_wpm_from_200():
+    texts = [text for text in phrases(load(Path("routines/sore-back.yaml")), load(Path("routines/sore-back.yaml")).narration)]
+    at_160 = [(text, int(estimate(text, 160)[0] * 1.01 * SAMPLE_RATE)) for text in texts]
+    at_200 = [(text, int(size * 160 / 200)) for text, size in at_160]
+    assert check_pace("pyttsx3", True, at_160, 160) == ""
+    assert "not speaking at the rate asked for" in check_pace("pyttsx3", True, at_200, 160)
+    assert check_pace("pyttsx3", True, at_200[:PACE_MIN_LINES - 1], 160) == ""  # too few to tell
+    assert check_pace("pyttsx3", False, at_200, 160) == ""  # not an English voice: no estimate
+
+
+def test_a_worker_at_the_wrong_rate_fails_and_caches_nothing(tmp_path, monkeypatch):
+    class FastWorker(BatchWorker):
+        def synthesize(self, texts, paths):
+            for path, text in zip(paths, texts):
+                with open(path, "wb") as f:
+                    write_wav(f, tone(estimate(text, 200)[0]), SAMPLE_RATE)
+            return [""] * len(texts)
+
+    monkeypatch.setattr(pyttsx3_engine, "Worker", FastWorker)
+    texts = phrases(load(Path("routines/sore-back.yaml")), load(Path("routines/sore-back.yaml")).narration)
+    with pytest.raises(SpeechError, match="pace check"):
+        speak(texts, Voice(), ClipCache(tmp_path), jobs=2)
+    assert not list(tmp_path.rglob("*.wav"))
+
+
+def test_non_latin_text_gets_an_estimate_from_its_letters():
+    hebrew, latin = estimate("שלום, נשימה עמוקה", 160)
+    chinese, _ = estimate("深呼吸，放松肩膀", 160)
+    assert not latin and 0.5 < hebrew < 5 and 1 < chinese < 5
+    assert check_clip(tone(10.95), SAMPLE_RATE, "שלום, נשימה עמוקה", 160) == ""  # spelled out
 
 
 def test_check_clip_rejects_empty_silent_short_and_long_clips():

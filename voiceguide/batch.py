@@ -118,7 +118,10 @@ def build_batch(
             results.append(outcome)
             report(outcome.status, status, outcome)
 
-    # Up to date: hashes and file sizes only, no speech engine, no ffmpeg.
+    from .atomic import sweep_temporaries
+
+    sweep_temporaries(out_dir)  # even when every session is up to date
+    # Up to date: hashes and file stamps only, no speech engine, no ffmpeg.
     pending = []
     for routine in routines:
         current = None if force else up_to_date(routine, out_dir, options)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # The stages that make audio (speak, render, export, cover) import numpy and friends; they
 # are imported where a session is really built, so an up-to-date check starts fast.
 
-OUTPUT_FORMAT_VERSION = 2  # 2: mutagen tags, chapters, cover, sidecars
+OUTPUT_FORMAT_VERSION = 3  # 2: mutagen tags, chapters, cover, sidecars; 3: swapped in as a set
 
 
 @dataclass(frozen=True)
@@ -123,16 +123,22 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
 
 
 def current_record(files: dict[str, Path], key: str) -> dict | None:
-    """The plan record of the last build if it was made from `key` and all its files are
-    still there, else None."""
+    """The plan record of the last build if it was made from `key` and every file of its set
+    is the one that build wrote (same size and modification time), else None.
+
+    So a set whose files come from different builds is never up to date.
+    """
+    from .atomic import stamp
+
     try:
         recorded = json.loads(files["plan"].read_text())
+        stamps = recorded.get("stamps") or {}
         whole = (
             recorded.get("build_key") == key
-            and files["mp3"].stat().st_size == recorded.get("mp3_bytes")
-            and all((files["plan"].parent / name).exists() for name in recorded.get("files", {}).values())
+            and set(stamps) == {path.name for kind, path in files.items() if kind != "plan"}
+            and all(stamp(files["plan"].parent / name) == list(value) for name, value in stamps.items())
         )
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError):
         return None
     return recorded if whole else None
 
@@ -178,7 +184,10 @@ def build(
     jobs: int = 1,
     force: bool = False,
 ) -> BuildResult:
+    from .atomic import sweep_temporaries
+
     started = time.perf_counter()
+    sweep_temporaries(out_dir)  # every build, up to date or not, clears what killed builds left
     narration, voice = options.narration(routine), options.voice_for(routine)
     files = outputs(out_dir, variant_name(routine, narration, voice))
     mp3 = files["mp3"]
@@ -186,8 +195,9 @@ def build(
     if not force and (current := _up_to_date_result(routine, files, key, started)):
         return current
 
+    from .atomic import StagedSet, ensure_dir
     from .cover import cover_png
-    from .export import Tags, ensure_dir, export, sweep_temporaries, write_atomically
+    from .export import Tags, export
     from .render import render
     from .sidecars import chapters_json, transcript_vtt
     from .speak import ClipCache, cache_dir
@@ -197,33 +207,36 @@ def build(
     # Speak, then plan with the real clip lengths, then render and encode as one stream.
     timeline, clips, stats = plan_routine(routine, narration, voice, cache, jobs)
     ensure_dir(out_dir)
-    sweep_temporaries(out_dir)
-    # Sidecars first and the plan record last: a matching record means every file is complete.
-    write_atomically(files["vtt"], transcript_vtt(timeline).encode())
-    write_atomically(files["chapters"], chapters_json(timeline).encode())
-    tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
-    with ThreadPoolExecutor(max_workers=1) as background:
-        # The cover is drawn while the encoder runs; it is needed only for the tags.
-        cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
-        session = partial(render, timeline, clips, SAMPLE_RATE, narration.chimes)
-        export(session, mp3, SAMPLE_RATE, tags, timeline.chapters, cover.result)
-    write_atomically(files["cover"], cover.result())
-    record = {
-        "format": OUTPUT_FORMAT_VERSION,
-        "routine": routine.id,
-        "title": routine.title,
-        "summary": routine.summary,
-        "source": routine.source,
-        "build_key": key,
-        "mp3_bytes": mp3.stat().st_size,
-        "duration_ms": timeline.duration_ms,
-        "files": {kind: path.name for kind, path in files.items()},
-        "settings": {"narration": asdict(narration), "voice": asdict(voice)},
-        "notes": list(timeline.notes),
-        "chapters": [asdict(c) for c in timeline.chapters],
-        "events": timeline.to_json(),
-    }
-    write_atomically(files["plan"], json.dumps(record, indent=1, ensure_ascii=False).encode())
+    # Every file is written under a temporary name, then the set is swapped in at once, the
+    # plan record last: a failed build changes nothing, and builds of the same name never mix.
+    with StagedSet(out_dir) as staged:
+        staged.write(files["vtt"], transcript_vtt(timeline).encode())
+        staged.write(files["chapters"], chapters_json(timeline).encode())
+        tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
+        with ThreadPoolExecutor(max_workers=1) as background:
+            # The cover is drawn while the encoder runs; it is needed only for the tags.
+            cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
+            session = partial(render, timeline, clips, SAMPLE_RATE, narration.chimes)
+            export(session, staged.path(mp3), SAMPLE_RATE, tags, timeline.chapters, cover.result)
+        staged.write(files["cover"], cover.result())
+        record = {
+            "format": OUTPUT_FORMAT_VERSION,
+            "routine": routine.id,
+            "title": routine.title,
+            "summary": routine.summary,
+            "source": routine.source,
+            "build_key": key,
+            "mp3_bytes": staged.stamp(mp3)[0],
+            "duration_ms": timeline.duration_ms,
+            "files": {kind: path.name for kind, path in files.items()},
+            "stamps": {path.name: staged.stamp(path) for kind, path in files.items() if kind != "plan"},
+            "settings": {"narration": asdict(narration), "voice": asdict(voice)},
+            "notes": list(timeline.notes),
+            "chapters": [asdict(c) for c in timeline.chapters],
+            "events": timeline.to_json(),
+        }
+        staged.write(files["plan"], json.dumps(record, indent=1, ensure_ascii=False).encode())
+        staged.commit(last=files["plan"])
     return BuildResult(routine, mp3, "built", timeline.duration_ms, time.perf_counter() - started, stats, timeline.notes)
 
 

@@ -23,6 +23,7 @@ from typing import Callable, Protocol
 
 from .errors import SpeechError
 from .model import Voice
+from .processes import die_with_parent
 
 NAMES = ("pyttsx3", "piper")
 """Every engine, the default first."""
@@ -56,6 +57,9 @@ class Engine(Protocol):
         """(library, voice) identities for cache and build keys: everything besides the
         rate and the text that changes the sound. Cheap: starts no engine. Raises
         SpeechError when the engine or the voice is not available."""
+
+    def english(self, voice: Voice) -> bool:
+        """Whether `voice` speaks English (the pace check's syllable estimate is English's)."""
 
     def workers(self, jobs: int) -> int:
         """How many worker processes to run for `jobs` parallel jobs."""
@@ -102,6 +106,7 @@ class ProcessWorker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             bufsize=0,  # answers are read from the raw pipe: see _read_reply
+            env={**os.environ, PARENT_ENV: str(os.getpid())},
         )
         self.unread = bytearray()
         reply = self._read_reply(self.startup_timeout)
@@ -171,12 +176,17 @@ class ProcessWorker:
             self.process = None
 
 
+PARENT_ENV = "VOICEGUIDE_WORKER_PARENT"
+"""The pid a worker process was started by; it dies with that process (processes.py)."""
+
 Say = Callable[[str, Path], str]
 """In a worker: say a text into a finished clip file; return why it failed, or ''."""
 
 
 def serve(start: Callable[[], Say]) -> None:
     """The worker process's side of the protocol: load the engine once, then answer requests."""
+    if os.environ.get(PARENT_ENV):
+        die_with_parent(int(os.environ[PARENT_ENV]))
     # The protocol runs on a private copy of stdout; anything the engine prints goes to stderr.
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)

@@ -9,18 +9,21 @@ crash or a full disk never leaves a broken session in the output directory.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import tools
+from . import peaks, tools
+from .atomic import ensure_dir, temporary_path
 from .errors import OutputError, ToolError
-from .mp3 import SilenceGaps, SpliceError, samples_per_frame, splice_silence
+from .mp3 import SilenceGaps, SpliceError, encoder_delay, samples_per_frame, splice_silence
 from .plan import Chapter
 
 BITRATE = "64k"  # mono speech: clear at 64 kbps CBR, about 0.5 MB a minute
@@ -28,6 +31,9 @@ ENCODER_OPTIONS = (
     "-c:a", "libmp3lame", "-b:a", BITRATE, "-ac", "1",
     "-reservoir", "0",  # every frame stands alone, so frames of silence can be spliced in
 )
+MUXER_OPTIONS = "f=mp3:id3v2_version=0:write_id3v1=0"  # tags are written afterwards, by mutagen
+DECODER_DELAY = 529
+LAME_DELAY = 576  # what LAME's Info header says at 22.05 kHz, should a header be missing
 
 
 @dataclass(frozen=True)
@@ -38,66 +44,6 @@ class Tags:
     genre: str = "Health & Fitness"
     year: str = ""
     comment: str = ""
-
-
-def temporary_path(path: Path) -> Path:
-    """A unique temporary name beside `path`, carrying this process's id so that
-    `sweep_temporaries` can tell a left-over from a file another build is still writing."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are meant to be shared
-    return Path(name)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def sweep_temporaries(out_dir: Path) -> None:
-    """Remove temporary files left by builds that were killed (their process is gone)."""
-    for stray in out_dir.glob(".*.tmp"):
-        try:
-            pid = int(stray.name.rsplit(".", 3)[-3])
-        except (ValueError, IndexError):
-            continue
-        if pid != os.getpid() and not _running(pid):
-            stray.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def ensure_dir(directory: Path) -> None:
-    """Create the output directory, or say clearly why it cannot be."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"{directory}: cannot write: {error.strerror}") from None
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    try:
-        tmp = temporary_path(path)
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write: {error.strerror}") from None
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write: {error.strerror}") from None
 
 
 def export(
@@ -119,10 +65,7 @@ def export(
     except OSError as error:
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
     try:
-        try:
-            _encode(render(), tmp, sample_rate, skip_silence=True)
-        except SpliceError:
-            _encode(render(), tmp, sample_rate, skip_silence=False)
+        _encode_under_the_limit(render, tmp, sample_rate)
         write_tags(tmp, tags, chapters, cover() if cover else None)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -192,17 +135,49 @@ def _put_chapters_in_time_order(path: Path) -> None:
         f.write(b"".join(frames))
 
 
-def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_silence: bool) -> None:
-    """Encode with ffmpeg; with `skip_silence`, long silences are left out and spliced back in."""
-    command = [
-        tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", *ENCODER_OPTIONS,
-        "-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(tmp),
-    ]
+def _encode_under_the_limit(render: Callable[[], Iterable[np.ndarray]], tmp: Path, sample_rate: int) -> None:
+    """Encode, meter the encoder's output, and encode again with the stretches that are over
+    the true-peak limit turned down, until none is (see peaks.py)."""
+    fixes: list[peaks.Correction] = []
+    skip_silence = True
+    for _ in range(peaks.PASSES):
+        try:
+            found = _encode(peaks.apply(render(), fixes, sample_rate), tmp, sample_rate, skip_silence)
+        except SpliceError:
+            skip_silence = False
+            found = _encode(peaks.apply(render(), fixes, sample_rate), tmp, sample_rate, skip_silence)
+        if not found:
+            return
+        fixes += peaks.corrections(found, sample_rate, peaks.TARGET_DBTP)
+    raise ToolError(f"the MP3's true peak stayed over {peaks.LIMIT_DBTP} dBTP after {peaks.PASSES} encodes")
+
+
+def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_silence: bool) -> list[tuple[int, int, float]]:
+    """Encode with ffmpeg; with `skip_silence`, long silences are left out and spliced back in.
+
+    The encoder's output also goes, as it is made, to a second ffmpeg that decodes it on the
+    other core, so the true peak of what was encoded is known when encoding ends. Returns
+    the stretches over the limit (peaks.overs), in samples of the whole session.
+    """
     gaps = SilenceGaps(samples_per_frame(sample_rate) if skip_silence else 0)
+    meter = peaks.Meter(peaks.LIMIT_DBTP)
     with tempfile.TemporaryFile() as errors:
-        encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
-        assert encoder.stdin
+        encoder = subprocess.Popen(
+            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+             "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", *ENCODER_OPTIONS,
+             # tee: the file, with its Info header, and the bare frames on stdout for the decoder.
+             "-f", "tee", f"[{MUXER_OPTIONS}]file:{_tee_escape(tmp.name)}|[{MUXER_OPTIONS}]pipe:1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=tmp.parent,
+        )
+        decoder = subprocess.Popen(
+            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error",
+             "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"],
+            stdin=encoder.stdout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        assert encoder.stdin and encoder.stdout and decoder.stdout
+        encoder.stdout.close()  # the decoder holds it now
+        metering = threading.Thread(target=_meter, args=(decoder.stdout, meter), daemon=True)
+        metering.start()
         _widen_pipe(encoder.stdin.fileno())
         try:
             for block in blocks:
@@ -212,25 +187,68 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
         except BrokenPipeError:
             pass
         except BaseException:
-            encoder.kill()
-            encoder.wait()
+            for process in (encoder, decoder):
+                process.kill()
+                process.wait()
             raise
-        if encoder.wait() != 0:
+        encoder.wait()
+        metering.join()
+        decoder.wait()
+        if encoder.returncode != 0:
             errors.seek(0)
-            message = errors.read().decode(errors="replace").strip().splitlines()
-            if encoder.returncode == -signal.SIGXFSZ:
-                raise OutputError(f"{tmp.parent}: cannot write: the file size limit was reached")
-            detail = message[-1] if message else f"exit code {encoder.returncode}"
-            for problem in ("No space left on device", "File too large", "Permission denied", "Read-only file system"):
-                if problem in detail:
-                    raise OutputError(f"{tmp.parent}: cannot write: {problem}")
-            raise ToolError(f"ffmpeg failed to encode the MP3: {detail}")
+            _encoder_failed(encoder.returncode, errors.read().decode(errors="replace"), tmp)
+        if decoder.returncode != 0:
+            raise ToolError("ffmpeg could not decode the MP3 it had just encoded")
+        if meter.error:
+            raise meter.error
+    # The bare frames carry no Info header, so their decode starts with the encoder's delay
+    # and the decoder's own (529 samples, as for every Layer III decoder).
+    try:
+        skip = encoder_delay(tmp) + DECODER_DELAY
+    except SpliceError:
+        if skip_silence:
+            raise
+        skip = LAME_DELAY + DECODER_DELAY
+    found = meter.stretches(skip, gaps.sent_samples)
     try:
         splice_silence(tmp, gaps.gaps, gaps.samples)
     except SpliceError:
         if skip_silence:
             raise
         # A whole encode needs no splicing; its length is then the encoder's own.
+    return [(gaps.full_position(a), gaps.full_position(b - 1) + 1, peak) for a, b, peak in found]
+
+
+def _meter(decoded, meter: peaks.Meter) -> None:
+    """Meter the decoder's output as it comes (runs in a thread, beside the encoding)."""
+    carry = b""
+    try:
+        for chunk in iter(lambda: decoded.read(1 << 20), b""):
+            chunk = carry + chunk
+            whole = len(chunk) // 2 * 2
+            meter.feed(np.frombuffer(chunk[:whole], dtype="<i2"))
+            carry = chunk[whole:]
+        meter.finish()
+    except BaseException as error:  # raised again by _encode, in the build's own thread
+        meter.error = error
+    finally:
+        decoded.close()
+
+
+def _tee_escape(name: str) -> str:
+    """A file name as one output of ffmpeg's tee muxer, which splits on | and reads [ ] ' \\."""
+    return re.sub(r"([\\'|\[\]])", r"\\\1", name)
+
+
+def _encoder_failed(returncode: int, stderr: str, tmp: Path) -> None:
+    message = stderr.strip().splitlines()
+    if returncode == -signal.SIGXFSZ:
+        raise OutputError(f"{tmp.parent}: cannot write: the file size limit was reached")
+    detail = message[-1] if message else f"exit code {returncode}"
+    for problem in ("No space left on device", "File too large", "Permission denied", "Read-only file system"):
+        if problem in detail:
+            raise OutputError(f"{tmp.parent}: cannot write: {problem}")
+    raise ToolError(f"ffmpeg failed to encode the MP3: {detail}")
 
 
 def _widen_pipe(fd: int) -> None:

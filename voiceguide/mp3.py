@@ -46,6 +46,19 @@ class SilenceGaps:
     sent_cells: int = 0
     samples: int = 0
     """Samples fed in: the length the MP3 must decode to, gaps included."""
+
+    @property
+    def sent_samples(self) -> int:
+        """Samples passed on to the encoder."""
+        return self.samples - sum(count for _, count in self.gaps) * self.cell
+
+    def full_position(self, sent: int) -> int:
+        """Where sample `sent` of what was passed on lies in the whole stream."""
+        position = sent
+        for before, count in self.gaps:
+            if before * self.cell <= sent:
+                position += count * self.cell
+        return position
     _silent_run: int = 0  # silent cells seen since the last sound, margin included
     _carry: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<i2"))
 
@@ -174,6 +187,17 @@ def frames(data: bytes) -> tuple[_Format, list[bytes]]:
     if position != len(data):
         raise SpliceError("the stream ends inside a frame")
     return fmt, out
+
+
+def encoder_delay(path: Path) -> int:
+    """The encoder delay (samples) that the Info header of the MP3 at `path` gives."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    fmt = _format(head)
+    at = fmt.info_offset
+    if head[at: at + 4] not in (b"Info", b"Xing"):
+        raise SpliceError("the encoder wrote no Info header")
+    return int.from_bytes(head[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12
 
 
 def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> None:

@@ -143,6 +143,10 @@ def identity(voice: Voice) -> tuple[str, str]:
     return library(), f"{chosen.id} sha256:{_content(chosen.model)}:{_content(chosen.config)}"
 
 
+def english(voice: Voice) -> bool:
+    return resolve(voice.voice).id.lower().startswith("en_")
+
+
 def workers(jobs: int) -> int:
     # Each worker holds its own model (about 300 MB of memory) and keeps a core busy: no more
     # workers than cores.

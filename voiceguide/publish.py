@@ -172,7 +172,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except OSError:
         pass
-    from .export import ensure_dir, write_atomically
+    from .atomic import ensure_dir, write_atomically
 
     ensure_dir(path.parent)
     write_atomically(path, data)

@@ -1,10 +1,10 @@
-"""The pyttsx3 speech engine (eSpeak NG on Linux), run in worker processes.
+"""The pyttsx3 speech engine: eSpeak NG through pyttsx3's bindings, run in worker processes.
 
-pyttsx3's eSpeak driver can return before its file is complete, cancel queued work, and
-print to stdout. So each worker process owns one pyttsx3 engine and says one phrase at a
-time to a file; the parent waits for an answer with a time limit, kills a hung worker, and
-`speak` verifies every clip it gets back (see engines.py for the protocol). The worker is
-this module run as a program.
+Each worker process sets eSpeak NG up once, in synchronous mode, confirms the voice and rate
+it reports, and says each line in a fork of that untouched set-up (see `Espeak` and
+`_start` for why). The parent waits for each answer with a time limit, kills a hung worker,
+and `speak` verifies every clip it gets back (see engines.py for the protocol). The worker
+is this module run as a program.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import ctypes
 import ctypes.util
 import json
 import os
+import re
 import subprocess
 import sys
-import time
-import types
 from functools import lru_cache
 from pathlib import Path
 
 from .engines import ProcessWorker, Say, VoiceInfo, serve
 from .errors import SpeechError
 from .model import Voice
+from .processes import die_with_parent
 
 NAME = "pyttsx3"
 SAMPLE_RATE = 22050  # what the eSpeak driver writes
@@ -95,6 +95,10 @@ def identity(voice: Voice) -> tuple[str, str]:
     return f"{library()[1]} pyttsx3-{version('pyttsx3')}", voice.voice or DEFAULT_VOICE
 
 
+def english(voice: Voice) -> bool:
+    return re.search(r"(^|/)en($|-)", (voice.voice or DEFAULT_VOICE).lower()) is not None
+
+
 def workers(jobs: int) -> int:
     return jobs  # eSpeak NG is light: a worker per job
 
@@ -125,7 +129,8 @@ def list_voices() -> list[tuple[str, str]]:
 # -- the worker process ----------------------------------------------------------------
 
 
-def _init_engine(voice: str | None, rate: int | None):
+def _load_espeak():
+    """pyttsx3's ctypes bindings of eSpeak NG, bound to the library `library()` chose."""
     path, _ = library()
     if os.sep in path:  # the wheel's copy: point eSpeak NG at the wheel's data too
         import espeakng_loader
@@ -133,84 +138,112 @@ def _init_engine(voice: str | None, rate: int | None):
         os.environ.setdefault("ESPEAK_DATA_PATH", espeakng_loader.get_data_path())
     # Loaded globally under its soname, so pyttsx3's own dlopen("libespeak-ng.so.1") finds it.
     ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-    import pyttsx3
-
-    engine = pyttsx3.init("espeak")
-    _poll_quickly()
-    if voice:
-        engine.setProperty("voice", voice)
-    if rate:
-        engine.setProperty("rate", rate)
-    return engine
-
-
-POLL_S = 0.0005
-
-
-def _poll_quickly() -> None:
-    """Make pyttsx3's eSpeak driver look at its loop every 0.5 ms instead of every 10 ms.
-
-    Its loop sleeps 10 ms between looks, while eSpeak NG says a typical line in about 3 ms:
-    two thirds of every line was spent asleep. Its module's only use of `time` is that
-    sleep (pyttsx3 is pinned below 3), and the clip is still awaited and verified as before.
-    """
-    import pyttsx3.drivers.espeak as driver
-
-    driver.time = types.SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, POLL_S)))
-
-
-def _wait_idle(deadline: float) -> None:
-    """Wait until eSpeak NG is done with the previous line.
-
-    Its file is written from inside eSpeak's last callback, so eSpeak can still report itself
-    busy for a moment after the file is complete. pyttsx3 cancels eSpeak when it starts a
-    line while eSpeak is busy, and that cancel can cut the new line short. Measured with both
-    cores busy: 4 of 1,000 lines came out more than 5% short without this wait, 0 with it.
-    """
     from pyttsx3.drivers import _espeak
 
-    while _espeak.IsPlaying() and time.monotonic() < deadline:
-        time.sleep(POLL_S)
+    return _espeak
 
 
-def _wait_complete(path: Path, deadline: float) -> None:
-    """Wait until the WAV file is closed: its header (patched last, on close) matches its size."""
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "rb") as f:
-                header = f.read(44)
-                size = os.fstat(f.fileno()).st_size
-        except FileNotFoundError:
-            header, size = b"", 0
-        if (len(header) == 44 and header[:4] == b"RIFF" and header[36:40] == b"data"
-                and int.from_bytes(header[4:8], "little") + 8 == size
-                and int.from_bytes(header[40:44], "little") + 44 == size):
-            return
-        time.sleep(0.002)
+class Espeak:
+    """eSpeak NG in synchronous mode, set to one voice and rate, saying one line at a time.
+
+    pyttsx3's own driver runs eSpeak NG asynchronously: parameter changes wait in eSpeak's
+    command queue, and the driver's end of loop cancels that queue when eSpeak still looks
+    busy. Under load the rate change was cancelled with it, and a worker spoke all its lines
+    at the driver's 200 wpm instead of the rate asked for. In synchronous mode a setting takes
+    effect when it is made, `Synth` returns when the line is complete, and no eSpeak thread
+    runs, so nothing depends on timing.
+    """
+
+    def __init__(self, voice: str, rate: int):
+        self.lib = _load_espeak()
+        self.voice, self.rate = voice, rate
+        self.pcm: list[bytes] = []
+        if self.lib.Initialize(self.lib.AUDIO_OUTPUT_SYNCHRONOUS, 0, None, 0) != SAMPLE_RATE:
+            raise SpeechError("eSpeak NG could not start (no voice data?)")
+        self.lib.SetSynthCallback(self._collect)
+        if self.lib.SetVoiceByName(voice.encode()) != self.lib.EE_OK:
+            raise SpeechError(f"eSpeak NG has no voice {voice!r}")
+        self.lib.SetParameter(self.lib.RATE, rate, 0)
+        # pyttsx3 binds espeak_GetParameter without its `current` argument.
+        self.get_parameter = self.lib.dll.espeak_GetParameter
+        self.get_parameter.argtypes = (ctypes.c_int, ctypes.c_int)
+        self.get_parameter.restype = ctypes.c_int
+        self.confirm()
+
+    def settings(self) -> tuple[str, int]:
+        """The voice and rate eSpeak NG itself reports, not the ones asked for."""
+        current = self.lib.GetCurrentVoice()
+        voice = current.contents.identifier.decode() if current and current.contents.identifier else ""
+        return voice.lower(), self.get_parameter(self.lib.RATE, 1)  # voice ids are listed lower case
+
+    def confirm(self) -> None:
+        if self.settings() != (self.voice.lower(), self.rate):
+            found, rate = self.settings()
+            raise SpeechError(f"eSpeak NG is set to {found!r} at {rate} wpm, expected {self.voice!r} at {self.rate} wpm")
+
+    def _collect(self, wav, count, events) -> int:
+        if count > 0:
+            self.pcm.append(ctypes.string_at(wav, count * 2))
+        return 0
+
+    def synthesize(self, text: str):
+        """`text` spoken, as float32 samples at SAMPLE_RATE."""
+        self.confirm()
+        self.pcm = []
+        if self.lib.Synth(text.encode(), flags=self.lib.ENDPAUSE | self.lib.CHARS_UTF8) != self.lib.EE_OK:
+            raise SpeechError("eSpeak NG refused the line")
+        import numpy as np
+
+        return np.frombuffer(b"".join(self.pcm), dtype="<i2").astype(np.float32) / 32768.0
 
 
 def _start(voice: str, rate: int) -> Say:
-    engine = _init_engine(voice, rate)
-    from .speak import finish_clip
+    """Set eSpeak NG up once; say every line in a fork of this set-up, untouched process.
+
+    eSpeak NG carries state from one utterance to the next (the wave generator's phase and
+    the intonation of the clause before): the same line came out up to 200 samples longer or
+    shorter, and with other samples, depending on what the worker had said before. A fork
+    starts each line from the same state, whatever was said before and in whichever worker,
+    so the same text, voice, rate and library always give the same samples. A fork costs
+    about 2 ms; eSpeak NG says a line in about 3.
+    """
+    import numpy  # noqa: F401  (imported before the forks, so no line pays for it)
+
+    espeak = Espeak(voice, rate)
+    from .speak import finish_samples
 
     def say(text: str, path: Path) -> str:
-        raw = path.with_suffix(".raw.wav")
-        try:
-            _wait_idle(time.monotonic() + 2.0)
-            engine.save_to_file(text, str(raw))
-            engine.runAndWait()
-            _wait_complete(raw, time.monotonic() + 2.0)
-            return finish_clip(raw, path, text, rate)
-        finally:
-            raw.unlink(missing_ok=True)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: say the line, write the clip, report, exit
+            os.close(read_end)
+            problem = "eSpeak NG failed"
+            try:
+                die_with_parent()
+                problem = finish_samples(espeak.synthesize(text), SAMPLE_RATE, path, text, rate)
+            except BaseException as error:
+                problem = f"{type(error).__name__}: {error}"
+            finally:
+                os.write(write_end, problem.encode()[:4000])
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as answer:
+            problem = answer.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            return f"eSpeak NG crashed (signal {os.WTERMSIG(status)})"
+        return problem
 
     return say
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--voices"]:
-        found = _init_engine(None, None).getProperty("voices")
-        out = [(v.id, (v.languages or [""])[0]) for v in found]
+        lib = _load_espeak()
+        lib.Initialize(lib.AUDIO_OUTPUT_SYNCHRONOUS, 0, None, 0)
+        from pyttsx3.drivers.espeak import EspeakDriver
+
+        out = [(v.id, (v.languages or [""])[0]) for v in EspeakDriver.getProperty("voices")]
         sys.stdout.write(json.dumps(out))
     else:
         serve(lambda: _start(sys.argv[1], int(sys.argv[2])))

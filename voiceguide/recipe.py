@@ -7,8 +7,9 @@ deciding a session is up to date imports nothing heavy.
 SAMPLE_RATE = 22050
 """Every session and every cached clip: mono at this rate."""
 
-CLIP_FORMAT_VERSION = 6
-"""6: trimmed, band-limited to 7.5 kHz, loudness-normalized, true-peak limited."""
+CLIP_FORMAT_VERSION = 7
+"""6: trimmed, band-limited to 7.5 kHz, loudness-normalized, true-peak limited.
+7: eSpeak NG lines said from a fresh state each (reproducible); entries carry their record."""
 
 TARGET_LUFS = -16.0
 """Spoken-word podcast convention, for the whole session."""

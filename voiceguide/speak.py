@@ -24,7 +24,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import engines, loudness
+from . import clipfile, engines, loudness
+from .clipcheck import check_clip, check_pace
 from .errors import SpeechError
 from .model import Voice
 from .recipe import CLIP_FORMAT_VERSION, CLIP_RECIPE, SAMPLE_RATE  # noqa: F401 (re-exported)
@@ -55,46 +56,79 @@ class SpeechStats:
 
 
 class ClipCache:
-    """Clips as 16-bit mono WAV files named by the hash of what made them."""
+    """Clips as 16-bit mono WAV files named by the hash of what made them, each with its record.
+
+    An entry carries a `vgcl` chunk before its samples: the clip's record (its key, a hash of
+    its text, the settings it was made with, its length and a hash of its samples). An entry
+    is used only when the record says it is the clip of the key and text asked for, and the
+    samples are the ones recorded; anything else (torn, a directory, unreadable, another
+    line's clip, changed samples) is a miss. A cache that cannot be written is used as it is,
+    with one warning, and the build goes on.
+    """
 
     def __init__(self, root: Path):
         self.root = root / "clips"
+        self.writable = True
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.wav"
 
-    def get(self, key: str) -> np.ndarray | None:
-        """The cached clip as float32 samples, or None if missing or unreadable."""
+    def get(self, key: str, text: str) -> np.ndarray | None:
+        """The cached clip of `text` under `key` as float32 samples, or None."""
         try:
-            samples, rate = read_wav(self.path(key))
-        except (OSError, ValueError, EOFError, wave.Error):
+            with open(self.path(key), "rb") as f:
+                data = f.read(MAX_ENTRY_BYTES + 1)
+            record, pcm = clipfile.parse(data)
+        except (OSError, ValueError):
             return None
-        return samples if rate == SAMPLE_RATE and samples.size else None
+        if (record.get("key") != key or record.get("text") != text_hash(text)
+                or record.get("samples") != pcm.size or record.get("pcm") != clipfile.pcm_hash(pcm)):
+            log.info("cache entry %s is not the clip its key names: a miss", key)
+            return None
+        return pcm.astype(np.float32) / 32768.0
 
-    def put(self, key: str, samples: np.ndarray) -> None:
+    def put(self, key: str, text: str, samples: np.ndarray, settings: dict) -> None:
+        if not self.writable:
+            return
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".wav")
+        tmp = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".wav")
             with os.fdopen(fd, "wb") as f:
-                write_wav(f, samples, SAMPLE_RATE)
+                f.write(clipfile.entry(key, text_hash(text), settings, samples))
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        except OSError as error:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            if isinstance(error, IsADirectoryError):  # one entry is in the way: skip just it
+                log.warning("warning: speech cache entry %s is a directory; not caching that line", path)
+                return
+            self.writable = False
+            log.warning("warning: speech cache %s is not writable (%s); building without caching",
+                        self.root, error.strerror or error)
 
 
+MAX_ENTRY_BYTES = 64 << 20
+"""No clip is near this (a minute of speech is 2.6 MB); a bigger entry is not read."""
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def clip_settings(voice: Voice, identity: tuple[str, str]) -> dict:
+    """Everything besides the text that makes a clip sound as it does; `identity` is the
+    engine's (library, voice) identity."""
+    library, voice_identity = identity
+    return {**CLIP_RECIPE, "engine": voice.engine, "library": library, "voice": voice_identity, "rate": voice.rate}
 
 
 def clip_key(voice: Voice, identity: tuple[str, str], text: str) -> str:
-    """The cache key of a clip; `identity` is the engine's (library, voice) identity."""
-    library, voice_identity = identity
-    fields = {
-        **CLIP_RECIPE, "engine": voice.engine, "library": library,
-        "voice": voice_identity, "rate": voice.rate, "text": text,
-    }
+    """The cache key of a clip."""
+    fields = {**clip_settings(voice, identity), "text": text}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -105,15 +139,20 @@ def speak(
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], SpeechStats]:
-    """Clips for every text, from the cache or synthesized (in `jobs` parallel workers)."""
+    """Clips for every text, from the cache or synthesized (in `jobs` parallel workers).
+
+    Synthesized clips are cached only once every worker's clips have passed the pace check
+    (clipcheck.check_pace), so a worker at the wrong rate leaves nothing behind.
+    """
     engine = engines.get(voice.engine)
     texts = list(dict.fromkeys(texts))
     identity = engine.identity(voice)
+    settings = clip_settings(voice, identity)
     keys = {text: clip_key(voice, identity, text) for text in texts}
     clips: dict[str, np.ndarray] = {}
     missing = []
     for text in texts:
-        clip = cache.get(keys[text])
+        clip = cache.get(keys[text], text)
         if clip is None:
             missing.append(text)
         else:
@@ -128,18 +167,27 @@ def speak(
         batches = [longest_first[i: i + size] for i in range(0, len(longest_first), size)]
         synthesizer = _Synthesizer(engine, voice, workers)
         failures = []
+        said: dict[int, list[tuple[str, np.ndarray]]] = {}  # by worker
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for said, failed in pool.map(synthesizer.say, batches):
-                    for text, clip, tries in said:
-                        cache.put(keys[text], clip)
-                        clips[text] = clip
+                for worker, done, failed in pool.map(synthesizer.say, batches):
+                    for text, clip, tries in done:
+                        said.setdefault(worker, []).append((text, clip))
                         retries += tries - 1
                         if progress:
                             progress(text)
                     failures += failed
         finally:
             synthesizer.close()
+        english = engine.english(voice)
+        for lines in said.values():
+            problem = check_pace(voice.engine, english, [(text, clip.size) for text, clip in lines], voice.rate)
+            if problem:
+                raise SpeechError(f"{voice.engine} worker failed its pace check: {problem}")
+        for lines in said.values():
+            for text, clip in lines:
+                cache.put(keys[text], text, clip, settings)
+                clips[text] = clip
         if failures:  # after the others are cached, so a retry of the batch has less to say
             text, problem = failures[0]
             raise SpeechError(f'{voice.engine} could not say "{text}" after {ATTEMPTS} tries: {problem}')
@@ -165,8 +213,9 @@ class _Synthesizer:
                 self.workers.append(self.local.worker)
         return self.local.worker
 
-    def say(self, texts: list[str]) -> tuple[list[tuple[str, np.ndarray, int]], list[tuple[str, str]]]:
-        """(text, clip, tries) for each text said, and (text, why) for each that could not be."""
+    def say(self, texts: list[str]) -> tuple[int, list[tuple[str, np.ndarray, int]], list[tuple[str, str]]]:
+        """Which worker said them, (text, clip, tries) for each text said, and (text, why)
+        for each that could not be."""
         worker = self.worker()
         said = []
         problems: dict[str, str] = {}
@@ -197,31 +246,12 @@ class _Synthesizer:
             if not pending:
                 break
             worker.stop()  # a fresh engine for the retries
-        return said, [(text, problems[text]) for text in pending]
+        return id(worker), said, [(text, problems[text]) for text in pending]
 
     def close(self) -> None:
         for worker in self.workers:
             worker.stop()
         self.tmp.cleanup()
-
-
-def check_clip(samples: np.ndarray, rate: int, text: str, words_per_minute: int) -> str:
-    """Why a synthesized clip is unusable, or '' if it looks like the whole phrase."""
-    if rate != SAMPLE_RATE:
-        return f"expected {SAMPLE_RATE} Hz audio, found {rate} Hz"
-    if samples.size == 0:
-        return "empty clip"
-    peak = float(np.max(np.abs(samples)))
-    if peak < 0.01:
-        return "silent clip"
-    # A truncated clip is much shorter than the phrase needs: about six characters a word.
-    expected_s = len(text) / 6 / words_per_minute * 60
-    seconds = samples.size / rate
-    if seconds < 0.3 * expected_s or seconds < 0.1:
-        return f"clip too short ({seconds:.2f} s for about {expected_s:.1f} s of speech)"
-    if seconds > 4 * expected_s + 2:
-        return f"clip too long ({seconds:.2f} s for about {expected_s:.1f} s of speech)"
-    return ""
 
 
 def finish_clip(raw: Path, out: Path, text: str, words_per_minute: int) -> str:
@@ -308,7 +338,8 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 def write_wav(f, samples: np.ndarray, rate: int) -> None:
-    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
+    """`samples` as a 16-bit mono WAV file; read_wav gives back exactly what was written."""
+    pcm = clipfile.pcm16(samples)
     with wave.open(f, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
