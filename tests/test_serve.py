@@ -1,13 +1,16 @@
-"""Serve: byte ranges, content types, the feed through the server, nothing outside out/.
+"""Serve: byte ranges, content types, the feed through the server, nothing outside out/, and
+clients that send too much, too slowly, or nothing at all.
 
 Every request goes to a server on the loopback address.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -36,6 +39,36 @@ def request(server, path: str, method: str = "GET", headers: dict | None = None)
         connection.close()
 
 
+@contextlib.contextmanager
+def running(server):
+    """The server serving in a thread, stopped and closed at the end."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def read_response(stream, head: bool = False) -> tuple[int, http.client.HTTPMessage, bytes] | None:
+    """One response read from a connection's stream (sock.makefile("rb")), or None at its end."""
+    try:
+        line = stream.readline()
+    except ConnectionResetError:
+        return None
+    if not line:
+        return None
+    status = int(line.split()[1])
+    headers = http.client.parse_headers(stream)
+    return status, headers, b"" if head else stream.read(int(headers.get("Content-Length", 0)))
+
+
+def get(path: str, *headers: str) -> bytes:
+    return "\r\n".join([f"GET {path} HTTP/1.1", "Host: test", *headers, "", ""]).encode()
+
+
 def test_requested_range():
     assert requested_range(None, 100) is None
     assert requested_range("bytes=0-9", 100) == (0, 9)
@@ -50,6 +83,10 @@ def test_requested_range():
         requested_range("bytes=100-", 100)
     with pytest.raises(ValueError):
         requested_range("bytes=-0", 100)
+    assert requested_range("Bytes=0-9", 100) == (0, 9)  # the unit is case-insensitive
+    for header in ("bytes=-5", "bytes=0-", "bytes=0-0"):  # nothing in an empty file to send
+        with pytest.raises(ValueError):
+            requested_range(header, 0)
 
 
 def test_byte_ranges_let_a_player_seek_and_resume(server, published):
@@ -73,6 +110,12 @@ def test_byte_ranges_let_a_player_seek_and_resume(server, published):
 
     status, headers, body = request(server, "/alpha.mp3", method="HEAD")
     assert (status, headers["content-length"], body) == (200, str(size), b"")
+
+    # If-Range: the range only if the player's part is of this very file, else all of it.
+    same = {"Range": "bytes=0-9", "If-Range": headers["last-modified"]}
+    assert request(server, "/alpha.mp3", headers=same)[::2] == (206, mp3[:10])
+    older = {"Range": "bytes=0-9", "If-Range": '"an-older-file"'}
+    assert request(server, "/alpha.mp3", headers=older)[::2] == (200, mp3)
 
 
 def test_every_file_has_its_content_type(server):
@@ -99,12 +142,7 @@ def test_nothing_outside_the_directory_can_be_read(published, tmp_path):
     (served / ".hidden").write_text("a temporary file")
     (served / "link.txt").symlink_to(secret)
     (served / "sub").mkdir()
-    server = make_server(served, "127.0.0.1", 0)
-    import threading
-
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(make_server(served, "127.0.0.1", 0)) as server:
         for path in [
             "/../secret.txt", "/../../../../etc/passwd", "/%2e%2e/secret.txt", "/%2E%2E/%2E%2E/etc/passwd",
             "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt", "/sub/../../secret.txt", "//etc/passwd",
@@ -118,9 +156,167 @@ def test_nothing_outside_the_directory_can_be_read(published, tmp_path):
         for method in ("POST", "PUT", "DELETE"):
             assert request(server, "/alpha.mp3", method=method)[0] in (405, 501)
         assert (served / "alpha.mp3").exists()
+
+
+def test_links_lead_only_to_visible_files_inside(published, tmp_path):
+    mp3 = (published / "alpha.mp3").read_bytes()
+    (tmp_path / "secret.txt").write_text("not for phones")
+    served = tmp_path / "served"
+    (served / ".private").mkdir(parents=True)
+    (served / ".private" / "notes.txt").write_text("not for phones")
+    (served / ".partial.mp3").write_text("not for phones")
+    (served / "alpha.mp3").write_bytes(mp3)
+    (served / "partial.mp3").symlink_to(".partial.mp3")  # a visible name for a hidden file
+    (served / "notes.txt").symlink_to(served / ".private" / "notes.txt")
+    (served / "shelf").symlink_to(".private")  # a visible name for a hidden directory
+    (served / "secret.txt").symlink_to(tmp_path / "secret.txt")
+    (served / "latest.mp3").symlink_to("alpha.mp3")
+    with running(make_server(served, "127.0.0.1", 0)) as server:
+        for path in ["/partial.mp3", "/notes.txt", "/shelf/notes.txt", "/secret.txt"]:
+            status, _, body = request(server, path)
+            assert (path, status) == (path, 404) and b"not for phones" not in body
+        assert request(server, "/latest.mp3")[::2] == (200, mp3)  # a link to a visible file inside
+
+
+def test_an_empty_file_has_no_range_to_send(tmp_path):
+    (tmp_path / "empty.vtt").write_bytes(b"")
+    with running(make_server(tmp_path, "127.0.0.1", 0)) as server:
+        for wanted in ("bytes=-5", "bytes=0-", "bytes=0-0"):
+            status, headers, body = request(server, "/empty.vtt", headers={"Range": wanted})
+            assert (wanted, status, headers["content-range"], body) == (wanted, 416, "bytes */0", b"")
+        assert request(server, "/empty.vtt")[::2] == (200, b"")
+
+
+def test_200_range_requests_at_once_are_all_answered(published):
+    somaxconn = Path("/proc/sys/net/core/somaxconn")
+    if somaxconn.exists() and int(somaxconn.read_text()) < 200:
+        pytest.skip("this system queues fewer than 200 connections (net.core.somaxconn)")
+    mp3 = (published / "alpha.mp3").read_bytes()
+    size = len(mp3)
+    step = (size - 3000) // 200
+    wanted = [(i * step, i * step + 500 + i % 7 * 400) for i in range(200)]  # ranges of 0.5 to 2.9 KB
+    server = make_server(published, "127.0.0.1", 0)
+    clients = []
+    try:
+        # All connect and send their request before the server takes one, as when a burst comes
+        # faster than it accepts: the system must hold them all (a connection it cannot hold
+        # tries again 1 s later, past this timeout).
+        clients = [socket.create_connection(server.server_address[:2], timeout=1) for _ in wanted]
+        for client, (first, last) in zip(clients, wanted):
+            client.sendall(get("/alpha.mp3", f"Range: bytes={first}-{last}"))
+        with running(server):
+            for client, (first, last) in zip(clients, wanted):
+                client.settimeout(30)
+                status, headers, body = read_response(client.makefile("rb"))
+                assert (status, headers["Content-Range"]) == (206, f"bytes {first}-{last}/{size}")
+                assert body == mp3[first:last + 1]
     finally:
-        server.shutdown()
+        for client in clients:
+            client.close()
         server.server_close()
+
+
+def test_idle_connections_do_not_keep_a_new_client_out(published):
+    resource = pytest.importorskip("resource")
+    mp3 = (published / "alpha.mp3").read_bytes()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    idle = [socket.socket() for _ in range(300)]
+    client = socket.socket()
+    with running(make_server(published, "127.0.0.1", 0)) as server:
+        # 100 descriptors to spare, as on a machine with a low limit: too few for a server
+        # that keeps all 300 idle connections open.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, len(os.listdir("/dev/fd")) + 100), hard))
+        try:
+            for connection in idle:
+                connection.setblocking(False)
+                connection.connect_ex(server.server_address[:2])
+            client.settimeout(1)
+            client.connect(server.server_address[:2])
+            client.sendall(get("/alpha.mp3", "Range: bytes=0-99"))
+            status, _, body = read_response(client.makefile("rb"))
+            assert (status, body) == (206, mp3[:100])
+            idle[0].settimeout(10)
+            assert idle[0].recv(1) == b""  # closed by the server, to make room
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            for connection in [*idle, client]:
+                connection.close()
+
+
+def test_a_silent_or_slow_client_is_cut_off(published):
+    with running(make_server(published, "127.0.0.1", 0, idle_timeout=0.5)) as server:
+        address = server.server_address[:2]
+        with socket.create_connection(address, timeout=10) as silent:
+            assert silent.recv(1) == b""
+        with socket.create_connection(address, timeout=10) as kept:
+            kept.sendall(get("/alpha.mp3", "Range: bytes=0-9"))
+            stream = kept.makefile("rb")
+            assert read_response(stream)[0] == 206
+            assert read_response(stream) is None  # kept alive for a while, then closed
+        # A byte every 0.1 s: each read gets one in time, the whole request never does.
+        request = get("/alpha.mp3", "X-Padding: " + "x" * 100)
+        with socket.create_connection(address, timeout=0.1) as slow:
+            for sent in range(100):
+                try:
+                    if slow.recv(1) == b"":
+                        break
+                except TimeoutError:
+                    pass
+                except ConnectionError:
+                    break
+                try:
+                    slow.send(request[sent:sent + 1])
+                except ConnectionError:
+                    break
+            else:
+                pytest.fail("a request sent a byte at a time kept the connection for 10 s")
+
+
+def test_a_body_sent_with_a_get_is_not_taken_for_a_request(published):
+    mp3 = (published / "alpha.mp3").read_bytes()
+    smuggled = get("/beta.mp3")
+    with running(make_server(published, "127.0.0.1", 0)) as server:
+        with socket.create_connection(server.server_address[:2], timeout=10) as client:
+            client.sendall(get("/alpha.mp3", "Range: bytes=0-9", f"Content-Length: {len(smuggled)}") + smuggled
+                           + b"HEAD /alpha.mp3 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            stream = client.makefile("rb")
+            status, _, body = read_response(stream)
+            assert (status, body) == (206, mp3[:10])
+            status, headers, _ = read_response(stream, head=True)  # the HEAD, not the body's GET
+            assert (status, headers["Content-Length"]) == (200, str(len(mp3)))
+            assert read_response(stream) is None
+        # A body of a length not given: answered, and the connection ends there.
+        with socket.create_connection(server.server_address[:2], timeout=10) as client:
+            chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled)
+            client.sendall(get("/alpha.mp3", "Range: bytes=0-9", "Transfer-Encoding: chunked") + chunked)
+            stream = client.makefile("rb")
+            assert read_response(stream)[::2] == (206, mp3[:10])
+            assert read_response(stream) is None
+        with socket.create_connection(server.server_address[:2], timeout=10) as client:
+            client.sendall(get("/alpha.mp3", "Content-Length: 5", "Content-Length: 6") + b"123456")
+            assert read_response(client.makefile("rb"))[0] == 400
+
+
+def test_request_heads_are_small(server):
+    for name, data in {
+        "a long request line": get("/" + "a" * 20_000 + ".mp3"),
+        "a long header": get("/alpha.mp3", "X-Long: " + "x" * 20_000),
+        "long headers": get("/alpha.mp3", *(f"X-{i}: {'x' * 900}" for i in range(20))),
+        "many headers": get("/alpha.mp3", *(f"X-{i}: x" for i in range(80))),
+    }.items():
+        with socket.create_connection(server.server_address[:2], timeout=10) as client:
+            client.sendall(data)
+            assert (name, read_response(client.makefile("rb"))[0]) == (name, 414 if "line" in name else 431)
+
+
+def test_the_log_shows_control_characters_escaped(published):
+    lines = []
+    with running(make_server(published, "127.0.0.1", 0, log=lines.append)) as server:
+        with socket.create_connection(server.server_address[:2], timeout=10) as client:
+            client.sendall(get("/\x1b]0;owned\x07.mp3"))
+            assert read_response(client.makefile("rb"))[0] == 404
+    assert len(lines) == 1 and "\\x1b]0;owned\\x07.mp3" in lines[0]
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in lines[0])
 
 
 def test_the_served_feed_points_back_at_the_server(server, published):

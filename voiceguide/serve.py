@@ -4,24 +4,46 @@ Read-only (GET and HEAD), nothing outside the directory and no hidden files, byt
 (206) so players can seek and resume. /feed.xml is made on each request for the address
 being served, so a podcast app subscribed to it gets URLs that lead back here, whatever
 --base-url the feed on disk was written with.
+
+With --lan anyone on the network can connect, so no client may hold the server: it keeps a
+bounded number of connections and closes idle ones to make room, gives each a few seconds to
+send a request, takes only small request heads, and drops a body sent with a GET rather than
+taking it for a request.
 """
 
 from __future__ import annotations
 
 import errno
+import http.client
 import mimetypes
+import os
+import queue
 import re
+import selectors
 import socket
 import socketserver
+import threading
+import time
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from .errors import OutputError
 from .publish import DEFAULT_PORT, FEED_NAME, INDEX_NAME, read_sessions
+
+# What a client may hold or send.
+BACKLOG = 511  # connections the system queues until they are taken: a seeking player may open many at once
+MAX_CONNECTIONS = 256  # open at once, most of them waiting for a request (fewer if descriptors run out)
+WORKERS = 32  # threads answering requests, so at most this many at once
+IDLE_TIMEOUT = 5.0  # seconds a connection may wait to start a request, and then take to send it whole
+SEND_TIMEOUT = 30.0  # seconds a client may take to accept each piece of an answer (a paused player)
+MAX_HEAD_BYTES = 16 * 1024  # a request line and its headers, together
+MAX_HEADERS = 64
+MAX_DROPPED_BODY = 64 * 1024  # a GET's body up to this is read and dropped; a larger one ends the connection
+CHUNK = 64 * 1024
 
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg",
@@ -32,17 +54,34 @@ CONTENT_TYPES = {
     ".xml": "application/rss+xml; charset=utf-8",
     ".m3u": "audio/x-mpegurl",
 }
-CHUNK = 64 * 1024
+# Control characters in a request line, escaped before it is logged to the terminal.
+_ESCAPED = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 
-class Server(ThreadingHTTPServer):
-    """Serves one directory, read-only; `url` is its address as a phone would type it."""
+class Server(HTTPServer):
+    """Serves one directory, read-only; `url` is its address as a phone would type it.
+    `idle_timeout`: seconds a connection may wait to start a request, and then take to send it."""
 
-    daemon_threads = True  # Ctrl-C does not wait for a phone's open connection
+    request_queue_size = BACKLOG
 
-    def __init__(self, directory: Path, host: str, port: int, log: Callable[[str], None]):
+    def __init__(self, directory: Path, host: str, port: int, log: Callable[[str], None],
+                 idle_timeout: float = IDLE_TIMEOUT):
         self.directory = directory.resolve()
         self.log = log
+        self.idle_timeout = idle_timeout
+        self.max_connections = MAX_CONNECTIONS
+        # The serving loop's own (made first: a failed bind closes them): the connections
+        # waiting for a request, oldest first, with since when, and how many are open in all.
+        self._waiting: dict[socket.socket, tuple[float, tuple]] = {}
+        self._open = 0
+        self._ready: queue.SimpleQueue = queue.SimpleQueue()  # (connection, address) for a worker
+        self._done: queue.SimpleQueue = queue.SimpleQueue()  # (connection, address, kept open) from one
+        self._wake, self._woken = socket.socketpair()  # a byte sent on _wake wakes the loop
+        self._wake.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._woken, selectors.EVENT_READ)
+        self._stopping = False
+        self._stopped = threading.Event()
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
@@ -55,22 +94,129 @@ class Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    def serve_forever(self) -> None:
+        # One loop takes the connections and keeps those waiting for a request: an idle one
+        # holds no thread, and closing it to make room is immediate. Once a request starts to
+        # arrive, one of the WORKERS answers it and hands the connection back.
+        workers = [threading.Thread(target=self._work, daemon=True) for _ in range(WORKERS)]
+        for worker in workers:
+            worker.start()
+        try:
+            while not self._stopping:
+                self._take_back()
+                self._listen(self._open < self.max_connections or bool(self._waiting))
+                oldest = next(iter(self._waiting.values()), None)
+                timeout = None if oldest is None else max(0.0, oldest[0] + self.idle_timeout - time.monotonic())
+                ready = [key.fileobj for key, _ in self._selector.select(timeout)]
+                for connection in ready:
+                    if connection in self._waiting:  # a request is arriving
+                        self._selector.unregister(connection)
+                        self._ready.put((connection, self._waiting.pop(connection)[1]))
+                if self.socket in ready:
+                    self._accept()
+                if self._woken in ready:
+                    self._woken.recv(4096)
+                while self._waiting:
+                    connection, (since, _) = next(iter(self._waiting.items()))
+                    if since + self.idle_timeout > time.monotonic():
+                        break
+                    self._close(connection)
+        finally:
+            for _ in workers:
+                self._ready.put(None)
+            self._stopped.set()
+
+    def _listen(self, on: bool) -> None:
+        # With every connection being answered, new ones wait in the system's queue (BACKLOG).
+        if on and self.socket not in self._selector.get_map():
+            self._selector.register(self.socket, selectors.EVENT_READ)
+        elif not on and self.socket in self._selector.get_map():
+            self._selector.unregister(self.socket)
+
+    def _accept(self) -> None:
+        # As an HTTP server may close an idle connection (its client opens another), those
+        # waiting longest make room.
+        while self._open >= self.max_connections and self._waiting:
+            self._close(next(iter(self._waiting)))
+        if self._open >= self.max_connections:
+            return
+        try:
+            connection, address = self.get_request()
+        except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE):  # out of descriptors: keep fewer, leave some for files
+                self.max_connections = max(1, self._open - WORKERS)
+            return
+        self._open += 1
+        self._wait(connection, address)
+
+    def _wait(self, connection: socket.socket, address) -> None:
+        self._waiting[connection] = (time.monotonic(), address)
+        self._selector.register(connection, selectors.EVENT_READ)
+
+    def _close(self, connection: socket.socket) -> None:
+        del self._waiting[connection]
+        self._selector.unregister(connection)
+        self.shutdown_request(connection)
+        self._open -= 1
+
+    def _work(self) -> None:
+        """A worker: answers a connection's requests, then hands it back to the loop."""
+        while (item := self._ready.get()) is not None:
+            kept = False
+            try:
+                kept = not self.RequestHandlerClass(*item, self).close_connection
+            except Exception:
+                self.handle_error(*item)
+            if not kept:
+                self.shutdown_request(item[0])
+            self._done.put((*item, kept))
+            self._wake_up()
+
+    def _take_back(self) -> None:
+        while not self._done.empty():
+            connection, address, kept = self._done.get()
+            if kept:
+                self._wait(connection, address)  # (closed with the rest by server_close)
+            else:
+                self._open -= 1
+
+    def _wake_up(self) -> None:
+        try:
+            self._wake.send(b"\0")
+        except OSError:
+            pass  # already full of wake-ups, or closed with the server
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        self._wake_up()
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._stopping = True
+        self._take_back()
+        for connection in list(self._waiting):
+            self._close(connection)
+        for closing in (self._selector, self._wake, self._woken):
+            closing.close()
+
     def handle_error(self, request, client_address) -> None:
         self.log(f"{client_address[0]}: connection failed")
 
 
 def make_server(
-    directory: Path, host: str = "127.0.0.1", port: int | None = None, log: Callable[[str], None] = lambda line: None
+    directory: Path, host: str = "127.0.0.1", port: int | None = None, log: Callable[[str], None] = lambda line: None,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> Server:
     """A server for `directory` on host:port, not yet serving. Without a port: 8000, or a free
     one if 8000 is taken. `log` is told one line per request."""
     if not directory.is_dir():
         raise OutputError(f"{directory}: no such directory (build the sessions first: voiceguide build --all)")
     try:
-        return Server(directory, host, DEFAULT_PORT if port is None else port, log)
+        return Server(directory, host, DEFAULT_PORT if port is None else port, log, idle_timeout)
     except OSError as error:
         if port is None and error.errno == errno.EADDRINUSE:
-            return Server(directory, host, 0, log)
+            return Server(directory, host, 0, log, idle_timeout)
         raise OutputError(f"cannot serve on {host}:{port}: {error.strerror}") from None
 
 
@@ -89,22 +235,70 @@ def lan_address() -> str:
 
 
 def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The first and last byte a Range header asks for, or None to send the whole file
-    (no header, or one this server does not honour, such as several ranges).
-    Raises ValueError for a range that starts past the end (416)."""
-    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header or "")
+    """The first and last byte a Range header asks for, or None to send the whole file: no
+    header, or one this server ignores as RFC 9110 allows (several ranges, another unit, an
+    invalid one). Raises ValueError if no byte can be sent (416): the range starts at or past
+    the end, asks for the last 0 bytes, or the file is empty."""
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header or "", re.IGNORECASE)
     if not match or match.groups() == ("", ""):
         return None
     first, last = match.groups()
-    if not first:  # the last N bytes
-        if int(last) == 0:
-            raise ValueError("empty suffix range")
-        return max(0, size - int(last)), size - 1
-    if last and int(last) < int(first):
+    if first and last and int(last) < int(first):
         return None  # invalid: ignored, as RFC 9110 says
+    if not first:  # the last N bytes
+        if int(last) == 0 or size == 0:
+            raise ValueError("no bytes to send")
+        return max(0, size - int(last)), size - 1
     if int(first) >= size:
         raise ValueError("range starts past the end")
     return int(first), min(int(last), size - 1) if last else size - 1
+
+
+class _Reader:
+    """The handler's rfile. Each read waits only for what is left of the request's time, so a
+    request trickled in byte by byte (slowloris) still ends in time; a head is also counted."""
+
+    def __init__(self, connection: socket.socket):
+        self.connection = connection
+        self.pending = bytearray()  # received, not yet read
+        self.deadline = 0.0
+        self.head_left = self.lines_left = 0
+
+    def expect_request(self, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.head_left, self.lines_left = MAX_HEAD_BYTES, MAX_HEADERS + 2  # with the request line, the empty one
+
+    def readline(self, limit: int = -1) -> bytes:
+        # Only a request head is read by lines (here and in http.client.parse_headers).
+        self._receive(lambda: b"\n" in self.pending or len(self.pending) > self.head_left)
+        line = self.read(min(self.pending.find(b"\n") + 1 or len(self.pending), self.head_left + 1))
+        self.head_left -= len(line)
+        self.lines_left -= 1
+        if self.head_left < 0:
+            raise http.client.LineTooLong("request head")
+        if self.lines_left < 0:
+            raise http.client.HTTPException(f"more than {MAX_HEADERS} headers")
+        return line
+
+    def read(self, size: int) -> bytes:
+        self._receive(lambda: len(self.pending) >= size)
+        data = bytes(self.pending[:size])
+        del self.pending[:size]
+        return data
+
+    def _receive(self, enough: Callable[[], bool]) -> None:
+        while not enough():
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("request not sent in time")
+            self.connection.settimeout(left)
+            data = self.connection.recv(CHUNK)
+            if not data:
+                return
+            self.pending += data
+
+    def close(self) -> None:
+        pass  # the connection is the server's
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -112,6 +306,55 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "voiceguide"
     sys_version = ""
     protocol_version = "HTTP/1.1"  # keep-alive: players make many small range requests
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # read through a _Reader instead, which keeps the limits
+        self.rfile = _Reader(self.connection)
+
+    def handle(self) -> None:
+        # http.server's loop, but only while requests are already here: a connection with
+        # nothing more sent goes back to the server's loop to wait, holding no thread.
+        self.handle_one_request()
+        while not self.close_connection and self.rfile.pending:
+            self.handle_one_request()
+
+    def handle_one_request(self) -> None:
+        # http.server's own, with limits: a whole request within idle_timeout, a small head,
+        # and a body dropped rather than read as the next request.
+        self.close_connection = True  # unless a request comes whole and is answered
+        self.rfile.expect_request(self.server.idle_timeout)
+        try:
+            try:
+                self.raw_requestline = self.rfile.readline()
+            except http.client.HTTPException:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline or not self.parse_request():
+                return  # closed by the client, or an error was answered
+            method = getattr(self, f"do_{self.command}", None)
+            if method is None:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
+            elif self._drop_body():
+                self.connection.settimeout(SEND_TIMEOUT)
+                method()
+        except TimeoutError:
+            self.close_connection = True  # too slow to send the request, or to take the answer
+
+    def _drop_body(self) -> bool:
+        """Reads and drops the body a GET or HEAD may carry (it means nothing here), so that its
+        bytes are not taken for the next request. One of unknown or large length ends the
+        connection after the answer instead; a malformed length is answered 400."""
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length", [])}
+        if len(lengths) > 1 or not all(re.fullmatch(r"[0-9]+", length) for length in lengths):
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad Content-Length")
+            return False
+        length = int(lengths.pop()) if lengths else 0
+        unknown = "Transfer-Encoding" in self.headers or length > MAX_DROPPED_BODY
+        if unknown or len(self.rfile.read(length)) < length:
+            self.close_connection = True
+        return True
 
     def do_GET(self) -> None:
         self._respond(body=True)
@@ -121,33 +364,44 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, body: bool) -> None:
         path = self._local_path()
-        if path is None:
-            self.send_error(HTTPStatus.NOT_FOUND, "Not found")
-            return
         if path == self.server.directory / FEED_NAME:
             self._send_feed(body)
             return
-        size = path.stat().st_size
         try:
-            wanted = requested_range(self.headers.get("Range"), size)
-        except ValueError:
-            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-            self.send_header("Content-Range", f"bytes */{size}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            # One open file for the whole answer: a session rebuilt meanwhile is renamed into
+            # place, and the file being sent stays whole.
+            file = open(path, "rb") if path else None
+        except OSError:
+            file = None
+        if file is None:
+            self.send_error(HTTPStatus.NOT_FOUND, "Not found")
             return
-        first, last = wanted or (0, size - 1)
-        self.send_response(HTTPStatus.PARTIAL_CONTENT if wanted else HTTPStatus.OK)
-        self.send_header("Content-Type", _content_type(path))
-        self.send_header("Content-Length", str(last - first + 1))
-        if wanted:
-            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Last-Modified", formatdate(path.stat().st_mtime, usegmt=True))
-        self.send_header("Cache-Control", "no-cache")  # a rebuilt session is seen at once
-        self.end_headers()
-        if body:
-            self._copy(path, first, last - first + 1)
+        with file:
+            status = os.fstat(file.fileno())
+            size, modified = status.st_size, formatdate(status.st_mtime, usegmt=True)
+            header = self.headers.get("Range")
+            if self.headers.get("If-Range", modified).strip() != modified:
+                header = None  # the player has part of an older file: all of this one (RFC 9110 13.1.5)
+            try:
+                wanted = requested_range(header, size)
+            except ValueError:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            first, last = wanted or (0, size - 1)
+            self.send_response(HTTPStatus.PARTIAL_CONTENT if wanted else HTTPStatus.OK)
+            self.send_header("Content-Type", _content_type(path))
+            self.send_header("Content-Length", str(last - first + 1))
+            if wanted:
+                self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Last-Modified", modified)
+            self.send_header("Cache-Control", "no-cache")  # a rebuilt session is seen at once
+            self.end_headers()
+            if body:
+                self._copy(file, first, last - first + 1)
 
     def _send_feed(self, body: bool) -> None:
         from .feed import feed_xml
@@ -163,7 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _local_path(self) -> Path | None:
         """The file a request names, or None if it names nothing this server may send:
-        '..', hidden files (temporaries), directories and anything resolving outside."""
+        '..', hidden files (temporaries), directories, and links leading outside or to a
+        hidden file: the path they resolve to is checked as well."""
         try:
             path = unquote(urlsplit(self.path).path, errors="strict")
         except UnicodeDecodeError:
@@ -174,27 +429,28 @@ class _Handler(BaseHTTPRequestHandler):
         local = self.server.directory.joinpath(*parts) if parts else self.server.directory / INDEX_NAME
         try:
             local = local.resolve(strict=True)
-        except (OSError, RuntimeError):
+            inside = local.relative_to(self.server.directory)
+        except (OSError, RuntimeError, ValueError):
             return None
-        if not local.is_relative_to(self.server.directory) or not local.is_file():
+        if any(part.startswith(".") for part in inside.parts) or not local.is_file():
             return None
         return local
 
-    def _copy(self, path: Path, start: int, length: int) -> None:
+    def _copy(self, file, start: int, length: int) -> None:
         try:
-            with open(path, "rb") as f:
-                f.seek(start)
-                while length > 0:
-                    chunk = f.read(min(CHUNK, length))
-                    if not chunk:
-                        break
-                    self.wfile.write(chunk)
-                    length -= len(chunk)
+            file.seek(start)
+            while length > 0:
+                chunk = file.read(min(CHUNK, length))
+                if not chunk:
+                    self.close_connection = True  # shorter than announced: the client must see the end
+                    break
+                self.wfile.write(chunk)
+                length -= len(chunk)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the player moved on (seeked, paused): not an error
 
     def log_message(self, format: str, *args) -> None:
-        self.server.log(f"{self.address_string()} {format % args}")
+        self.server.log(f"{self.address_string()} {format % args}".translate(_ESCAPED))
 
     def log_error(self, format: str, *args) -> None:
         pass  # the request's own line says how it ended
