@@ -125,9 +125,113 @@ def test_a_full_disk_is_a_clear_error_and_keeps_the_old_session(workdir):
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 
     env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(workdir / "cache"))
+    (workdir / "routines" / "long.yaml").write_text(ROUTINE.format(title="Second Version"))
+    before = {p.name: p.read_bytes() for p in (workdir / "out").iterdir()}
     build = subprocess.run([sys.executable, "-m", "voiceguide.cli", "build", "long", "--out", "out", "--force"],
                            cwd=workdir, env=env, capture_output=True, text=True, preexec_fn=small_disk)
     assert build.returncode == 1
     assert "cannot write" in build.stderr and "Traceback" not in build.stderr
+    assert {p.name: p.read_bytes() for p in (workdir / "out").iterdir()} == before  # the old set, exactly
     assert_outputs_complete(workdir / "out")
     assert not [p.name for p in (workdir / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+def marked_processes(mark: str) -> list[int]:
+    """Live (not zombie) processes whose environment carries `mark`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f"VOICEGUIDE_TEST_MARK={mark}".encode() not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, timeout: float = 60.0):
+    """Poll until `condition()` is truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("timed out waiting")
+
+
+def cmdlines(pids: list[int]) -> list[str]:
+    lines = []
+    for pid in pids:
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    return lines
+
+
+@pytest.mark.parametrize("moment", ["speaking", "encoding"])
+def test_workers_die_with_the_build_even_when_it_is_killed(tmp_path, moment):
+    (tmp_path / "routines").mkdir()
+    for name in ("one", "two", "three"):
+        (tmp_path / "routines" / f"{name}.yaml").write_text(ROUTINE.format(title=f"Session {name}"))
+    mark = f"{os.getpid()}-{moment}"
+    env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"), VOICEGUIDE_TEST_MARK=mark)
+    build = subprocess.Popen([sys.executable, "-m", "voiceguide.cli", "build", "--all", "--jobs", "2", "--out", "out"],
+                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Speaking: an eSpeak NG worker is running. Encoding: a batch process runs its encoder.
+    child = "voiceguide.pyttsx3_engine" if moment == "speaking" else "libmp3lame"
+    wait_for(lambda: [line for line in cmdlines(marked_processes(mark)) if child in line])
+    build.send_signal(signal.SIGKILL)
+    build.wait()
+    deadline = time.monotonic() + 2.0
+    while marked_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cmdlines(marked_processes(mark)) == []
+
+
+def clock_ms(cue: str) -> int:
+    hours, minutes, seconds = cue.split(":")
+    return round((int(hours) * 3600 + int(minutes) * 60 + float(seconds)) * 1000)
+
+
+def test_builds_of_one_session_at_once_never_mix_their_files(tmp_path):
+    for version, reps in (("verA", 30), ("verB", 1)):  # A takes a while to encode, B does not
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "same.yaml").write_text(ROUTINE.format(title=f"Version {version}").replace("hold: 40", f"hold: 30\n  reps: {reps}"))
+    env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"))
+
+    def start(version: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "voiceguide.cli", "build", f"{version}/same.yaml", "--out", "out"],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    a = start("verA")
+    wait_for(lambda: list((tmp_path / "out").glob(".same.mp3.*.tmp")) if (tmp_path / "out").exists() else [])
+    b = start("verB")  # while A is encoding
+    assert b.wait() == 0, b.stderr.read()
+    assert a.wait() == 0, a.stderr.read()
+    out = tmp_path / "out"
+    record = json.loads((out / "same.json").read_text())
+    spoken = [event for event in record["events"] if event["kind"] == "speech"]
+    cues = [line.split(" --> ")[0] for line in (out / "same.vtt").read_text().splitlines() if " --> " in line]
+    assert [clock_ms(cue) for cue in cues] == [event["start_ms"] for event in spoken]  # A's and B's differ
+    chapters = json.loads((out / "same.chapters.json").read_text())["chapters"]
+    assert [round(c["startTime"] * 1000) for c in chapters] == [c["start_ms"] for c in record["chapters"]]
+    assert_outputs_complete(out)
+    again = start(record["title"].split()[-1])  # the version the record says: up to date
+    assert again.wait() == 0 and "up to date" in again.stdout.read()
+
+
+def test_every_build_sweeps_what_killed_builds_left_even_when_up_to_date(workdir):
+    out = workdir / "out"
+    stale = out / ".long.json.999999.abcdefg.tmp"
+    for command in (["build", "long"], ["build", "--all"]):
+        stale.write_text("left by a build that was killed")
+        build = subprocess.run([sys.executable, "-m", "voiceguide.cli", *command, "--out", "out"], cwd=workdir,
+                               env=dict(os.environ, VOICEGUIDE_CACHE_DIR=str(workdir / "cache")), capture_output=True, text=True)
+        assert build.returncode == 0 and "up to date" in build.stdout
+        assert not stale.exists()

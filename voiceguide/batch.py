@@ -11,6 +11,7 @@ are built, and the failure is reported at the end.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from .build import BuildResult, Options, build, up_to_date
 from .errors import SpeechError, VoiceguideError
 from .model import Routine, Voice
+from .processes import die_with_parent
 from .plan import Timeline, phrases, plan
 from .publish import DEFAULT_BASE_URL, Published
 from .publish import publish as publish_sessions
@@ -228,7 +230,8 @@ def _build_each(
         return
     # Processes, because mixing is Python and numpy; 'spawn', because a fork of a process
     # running threads (speech, progress) can deadlock, and costs only a fresh import here.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(_build_in_worker, routine, out_dir, options, cache): routine for routine in routines}
         for future in as_completed(futures):
