@@ -109,6 +109,14 @@ def test_the_espeak_voices_read_from_its_data_are_the_ones_it_lists():
     listed = sorted(voice.id.lower() for voice in pyttsx3_engine.voices())
     assert list(voice_names.espeak_voice_ids()) == listed
     assert "gmw/en-us" in listed
+    # The quick check of one name agrees: every listed voice, in any case, and no other file
+    # (variants, MBROLA voices).
+    assert all(voice_names.is_espeak_voice(voice) and voice_names.is_espeak_voice(voice.upper()) for voice in listed)
+    for kind in ("voices", "lang"):
+        root = voice_names.espeak_data_dir() / kind
+        for path in root.rglob("*"):
+            name = path.relative_to(root).as_posix()
+            assert voice_names.is_espeak_voice(name) == (name.lower() in listed), name
 
 
 @pytest.mark.parametrize(("voice", "found"), [

@@ -12,9 +12,7 @@ import difflib
 import hashlib
 import json
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from .engines import NAMES as ENGINES
 from .errors import Problem, RoutineError
 from .estimate import too_long
 from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice, format_duration
+from .regular_file import NotAFile, read_regular_file
 from .text import describe_character, sayable, shown, unsafe_character
 
 # Limits, documented in docs/routine-format.md.
@@ -168,46 +167,6 @@ def load_all(paths: list[Path]) -> list[Routine]:
     if problems:
         raise RoutineError(problems)
     return routines
-
-
-# -- reading the file -----------------------------------------------------------------------
-
-_FILE_KINDS = {
-    stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket",
-}
-
-
-class _NotAFile(OSError):
-    """The path is a FIFO, a device, a directory or a socket; the text says which."""
-
-
-def _read_regular_file(path: Path, limit: int) -> tuple[bytes, int]:
-    """At most `limit` bytes of a regular file (or of one a symlink points to), and its size.
-
-    A FIFO would block until someone writes to it and /dev/zero or /dev/urandom never end,
-    so anything but a regular file is refused before it is opened; O_NONBLOCK and a second
-    look at the opened file make a swap between the two looks harmless. /proc files say
-    they are empty and are not, so the bytes read count too.
-    """
-    _refuse_unless_regular(os.stat(path).st_mode)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        opened = os.fstat(fd)
-        _refuse_unless_regular(opened.st_mode)
-        chunks, left = [], limit
-        while left > 0 and (chunk := os.read(fd, left)):
-            chunks.append(chunk)
-            left -= len(chunk)
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    return data, max(opened.st_size, len(data))
-
-
-def _refuse_unless_regular(mode: int) -> None:
-    if not stat.S_ISREG(mode):
-        raise _NotAFile(_FILE_KINDS.get(stat.S_IFMT(mode), "something that is not a regular file"))
 
 
 # -- YAML errors and the node graph ------------------------------------------------------
@@ -409,11 +368,11 @@ class _RoutineReader:
 
     def read(self, path: Path) -> Routine | None:
         try:
-            data, size = _read_regular_file(path, MAX_FILE_BYTES + 1)
+            data, size = read_regular_file(path, MAX_FILE_BYTES + 1)
         except FileNotFoundError:
             self.fail(None, "expected a routine file, found no such file")
             return None
-        except _NotAFile as error:
+        except NotAFile as error:
             self.fail(None, f"expected a routine file, found {error}")
             return None
         except OSError as error:

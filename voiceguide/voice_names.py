@@ -10,7 +10,6 @@ Piper takes a bundled voice's id or a path to a .onnx file.
 
 from __future__ import annotations
 
-import difflib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -50,12 +49,40 @@ def espeak_problem(voice: str) -> str | None:
     if _path_like(voice):
         return f"expected an eSpeak NG voice id like {ESPEAK_DEFAULT} ('voiceguide voices' lists them), found the path {shown(voice)!r}"
     try:
+        if is_espeak_voice(voice):
+            return None
         known = espeak_voice_ids()
     except SpeechError:
         return None  # no eSpeak NG to ask: the build says how to install it
-    if voice.lower() in known:  # eSpeak NG compares voice names without case
-        return None
     return f"expected an eSpeak NG voice ('voiceguide voices' lists them), found unknown voice {shown(voice)!r}{_nearest(voice.lower(), known)}"
+
+
+def is_espeak_voice(voice: str) -> bool:
+    """Whether eSpeak NG lists `voice` (case aside), looking only at the files its name can
+    be: an up-to-date build checks its voice without reading every voice file."""
+    data = espeak_data_dir()
+    if data is None:
+        return voice.lower() in espeak_voice_ids()
+    wanted = voice.lower()
+    if wanted.startswith("mb/") or _path_like(wanted):
+        return False
+    for kind in ("voices", "lang"):
+        for path in _paths_without_case(data / kind, wanted.split("/")):
+            language = _first_language(str(path))
+            if language is not None and language[1] % 256 and language[0] != "variant":
+                return True
+    return False
+
+
+def _paths_without_case(directory: Path, parts: list[str]) -> list[Path]:
+    """Every path below `directory` whose parts are `parts`, compared without case."""
+    try:
+        names = [name for name in os.listdir(directory) if name.lower() == parts[0] and not name.startswith(".")]
+    except OSError:
+        return []
+    if len(parts) == 1:
+        return [directory / name for name in names]
+    return [found for name in names for found in _paths_without_case(directory / name, parts[1:])]
 
 
 def _path_like(voice: str) -> bool:
@@ -65,6 +92,8 @@ def _path_like(voice: str) -> bool:
 
 
 def _nearest(voice: str, known: tuple[str, ...]) -> str:
+    import difflib  # only when a name is wrong
+
     close = difflib.get_close_matches(voice, known, n=3, cutoff=0.6)
     return f" (nearest: {', '.join(close)})" if close else ""
 
