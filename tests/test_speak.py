@@ -297,3 +297,28 @@ def test_answers_that_arrive_together_are_all_read(tmp_path, monkeypatch):
     assert worker.synthesize(["One.", "Two."], [tmp_path / "1.wav", tmp_path / "2.wav"]) == ["", "second"]
     assert time.monotonic() - started < 3
     worker.stop()
+
+
+LINES = [
+    "Keep your shoulders down and away from your ears.",
+    "Exercise 1 of 5: Single knee to chest.",
+    "Hold for 30 seconds.",
+    "Release.",
+    "Three.",
+    "Let both knees fall slowly to one side, and keep your shoulders down.",
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("engine", ["pyttsx3", "piper"])
+def test_the_same_line_is_the_same_samples_whatever_the_order_and_the_workers(tmp_path, engine):
+    if engine == "piper":
+        pytest.importorskip("piper_onnx")
+    voice = Voice(engine=engine)
+    runs = []
+    for order, jobs in ((LINES, 1), (LINES[::-1], 2), (LINES[2:] + LINES[:2], 2)):
+        clips, stats = speak(order, voice, ClipCache(Path(tempfile.mkdtemp(dir=tmp_path))), jobs=jobs)
+        assert stats.synthesized == len(LINES)
+        runs.append(clips)
+    for line in LINES:
+        assert all(np.array_equal(runs[0][line], run[line]) for run in runs[1:]), line

@@ -183,6 +183,42 @@ Say = Callable[[str, Path], str]
 """In a worker: say a text into a finished clip file; return why it failed, or ''."""
 
 
+def in_fork(say: Say) -> Say:
+    """`say`, run for each line in a fork of this worker as it is now.
+
+    Engines keep state from one line to the next (eSpeak NG its wave generator and clause
+    state, onnxruntime the state of its random number generators), so the same line came out
+    differently depending on what the worker had said before. A fork starts every line from
+    the same state, so the same text, voice, rate and library always give the same samples,
+    whatever the worker, the order of the lines or the load. The engine must run no threads
+    of its own at this point (a fork keeps only the calling thread).
+    """
+
+    def say_in_fork(text: str, path: Path) -> str:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: say the line, write the clip, report, exit
+            os.close(read_end)
+            problem = "the engine failed"
+            try:
+                die_with_parent()
+                problem = say(text, path)
+            except BaseException as error:
+                problem = f"{type(error).__name__}: {error}"
+            finally:
+                os.write(write_end, problem.encode()[:4000])
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as answer:
+            problem = answer.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            return f"the engine crashed (signal {os.WTERMSIG(status)})"
+        return problem
+
+    return say_in_fork
+
+
 def serve(start: Callable[[], Say]) -> None:
     """The worker process's side of the protocol: load the engine once, then answer requests."""
     if os.environ.get(PARENT_ENV):

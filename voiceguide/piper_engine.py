@@ -25,7 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-from .engines import ProcessWorker, Say, VoiceInfo, serve
+from .engines import ProcessWorker, Say, VoiceInfo, in_fork, serve
 from .errors import SpeechError
 from .model import Voice
 
@@ -39,7 +39,9 @@ NATURAL_WPM = 200
 """The --rate at which a Piper voice speaks at its own pace: length_scale = the voice's own
 length_scale x NATURAL_WPM / rate. Measured: at --rate 160, the joe voice takes as long to
 say sore-back's lines as eSpeak NG does at 160."""
-RECIPE = 1  # how text becomes phonemes and speech here; part of the cache key
+RECIPE = 2  # how text becomes phonemes and speech here; part of the cache key
+SEED = 1
+"""onnxruntime's seed, set before each worker's session is made (see _start)."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +156,9 @@ def workers(jobs: int) -> int:
 
 
 def worker(voice: Voice, workers: int) -> Worker:
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    return Worker(resolve(voice.voice), voice.rate, threads)
+    # One thread: each line is said in a fork of the worker (see _start), and a fork keeps no
+    # thread pool. Parallelism comes from the workers, one per core.
+    return Worker(resolve(voice.voice), voice.rate, 1)
 
 
 def voices() -> list[VoiceInfo]:
@@ -200,6 +203,11 @@ def _start(model: str, config_path: str, rate: int, threads: int) -> Say:
 
     from .speak import finish_samples
 
+    # Piper draws noise (its voice's noise_scale and noise_w) from onnxruntime's random
+    # generators, which are seeded when the session is made and move on with every line.
+    # With a fixed seed and every line said in a fork of the fresh session (engines.in_fork),
+    # each line gets the same noise whatever was said before: the same clip on every build.
+    onnxruntime.set_seed(SEED)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -218,7 +226,7 @@ def _start(model: str, config_path: str, rate: int, threads: int) -> Say:
         samples, sample_rate = piper.create(phonemes, is_phonemes=True, length_scale=scale)
         return finish_samples(samples, sample_rate, path, text, rate)
 
-    return say
+    return in_fork(say)
 
 
 if __name__ == "__main__":

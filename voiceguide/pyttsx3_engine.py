@@ -19,10 +19,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from .engines import ProcessWorker, Say, VoiceInfo, serve
+from .engines import ProcessWorker, Say, VoiceInfo, in_fork, serve
 from .errors import SpeechError
 from .model import Voice
-from .processes import die_with_parent
 
 NAME = "pyttsx3"
 SAMPLE_RATE = 22050  # what the eSpeak driver writes
@@ -198,43 +197,18 @@ class Espeak:
 
 
 def _start(voice: str, rate: int) -> Say:
-    """Set eSpeak NG up once; say every line in a fork of this set-up, untouched process.
+    """Set eSpeak NG up once; say every line from that set-up, untouched (engines.in_fork).
 
-    eSpeak NG carries state from one utterance to the next (the wave generator's phase and
-    the intonation of the clause before): the same line came out up to 200 samples longer or
-    shorter, and with other samples, depending on what the worker had said before. A fork
-    starts each line from the same state, whatever was said before and in whichever worker,
-    so the same text, voice, rate and library always give the same samples. A fork costs
-    about 2 ms; eSpeak NG says a line in about 3.
+    Without the fork, the same line came out up to 200 samples longer or shorter, with other
+    samples, depending on what the worker had said before. A fork costs about 2 ms; eSpeak NG
+    says a line in about 5.
     """
     import numpy  # noqa: F401  (imported before the forks, so no line pays for it)
 
     espeak = Espeak(voice, rate)
     from .speak import finish_samples
 
-    def say(text: str, path: Path) -> str:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: say the line, write the clip, report, exit
-            os.close(read_end)
-            problem = "eSpeak NG failed"
-            try:
-                die_with_parent()
-                problem = finish_samples(espeak.synthesize(text), SAMPLE_RATE, path, text, rate)
-            except BaseException as error:
-                problem = f"{type(error).__name__}: {error}"
-            finally:
-                os.write(write_end, problem.encode()[:4000])
-                os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as answer:
-            problem = answer.read().decode(errors="replace")
-        _, status = os.waitpid(pid, 0)
-        if os.WIFSIGNALED(status):
-            return f"eSpeak NG crashed (signal {os.WTERMSIG(status)})"
-        return problem
-
-    return say
+    return in_fork(lambda text, path: finish_samples(espeak.synthesize(text), SAMPLE_RATE, path, text, rate))
 
 
 if __name__ == "__main__":
