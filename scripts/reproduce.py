@@ -1,12 +1,14 @@
 """Two cold builds of every routine, each with its own empty speech cache: same samples?
 
-    .venv/bin/python scripts/reproduce.py [--engine pyttsx3|piper] [--jobs N] [ROUTINE ...]
+    .venv/bin/python scripts/reproduce.py [--engine pyttsx3|piper] [--jobs N] [--stress N] [ROUTINE ...]
 
 Builds every routine (or the ones named) twice into two fresh output directories with two
 fresh caches, the second build with a different number of jobs and with both cores busy, so
 the lines are said by other workers, in another order, under load. Then decodes each pair of
 MP3s and compares them sample by sample, and compares the cached clips of the two caches.
-Exits 1 if any session or clip differs.
+With `--stress N`, N more cold builds follow, each with a fresh cache, `--jobs` workers and
+every core busy, and every clip they make is compared with the first build's. Exits 1 if any
+session or clip differs.
 """
 
 from __future__ import annotations
@@ -58,16 +60,18 @@ def main() -> int:
     parser.add_argument("routines", nargs="*")
     parser.add_argument("--engine", default="pyttsx3")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--stress", type=int, default=0, help="more cold builds under load")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="voiceguide-reproduce-") as tmp:
         work = Path(tmp)
         started = time.perf_counter()
         first = build(args.routines, args.engine, 1, work, "a")
-        load = [multiprocessing.Process(target=burn, args=(time.monotonic() + 600,)) for _ in range(os.cpu_count() or 2)]
+        load = [multiprocessing.Process(target=burn, args=(time.monotonic() + 36000,)) for _ in range(os.cpu_count() or 2)]
         for process in load:
             process.start()
         try:
             second = build(args.routines, args.engine, args.jobs, work, "b")
+            stressed = [build(args.routines, args.engine, args.jobs, work, f"stress{i}")[1] for i in range(args.stress)]
         finally:
             for process in load:
                 process.terminate()
@@ -86,6 +90,13 @@ def main() -> int:
         same_clips = sum(np.array_equal(pcm, clips_b.get(key)) for key, pcm in clips_a.items())
         print(f"  cached clips: {len(clips_a)} and {len(clips_b)}, {same_clips} identical")
         differ += same_clips != len(clips_a) or len(clips_a) != len(clips_b)
+        if args.stress:
+            wrong = 0
+            for cache in stressed:
+                made = clips(cache)
+                wrong += sum(not np.array_equal(pcm, made.get(key)) for key, pcm in clips_a.items())
+            print(f"  {args.stress} more cold builds under load: {args.stress * len(clips_a)} clips, {wrong} wrong")
+            differ += wrong
     return 1 if differ else 0
 
 

@@ -9,9 +9,15 @@ import subprocess
 import numpy as np
 import pytest
 
+from pathlib import Path
+
 from voiceguide import tools
+from voiceguide.build import Options, build
+from voiceguide.load import load
 from voiceguide.measure import decode
-from voiceguide.speak import SAMPLE_RATE
+from voiceguide.speak import SAMPLE_RATE, ClipCache
+
+from .conftest import SHORT
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +25,8 @@ pytestmark = pytest.mark.integration
 def ebur128(mp3) -> dict[str, float]:
     """Integrated loudness and true peak as ffmpeg's own meter reads them."""
     result = subprocess.run(
-        [tools.ffmpeg(), "-hide_banner", "-nostdin", "-i", str(mp3), "-af", "ebur128=peak=true", "-f", "null", "-"],
+        [tools.ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-i", str(mp3), "-af", "ebur128=peak=true:framelog=quiet",
+         "-f", "null", "-"],
         capture_output=True, text=True, check=True,
     )
     summary = result.stderr[result.stderr.rindex("Summary:"):]
@@ -102,3 +109,56 @@ def test_podcasting_chapters_json(session):
     assert [c["title"] for c in chapters["chapters"]] == [c.title for c in timeline.chapters]
     assert chapters["chapters"][0]["startTime"] == 0
     assert result.mp3.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+SEED_ROUTINES = sorted(path.stem for path in (Path(__file__).parent.parent / "routines").glob("*.yaml"))
+VARIANTS = {
+    "default": Options(),
+    "brief-slow-bright": Options(verbosity="brief", hold_scale=1.5, rate=120, chimes="bright"),
+    "minimal-fast-silent": Options(verbosity="minimal", countdown=5, halfway=False, rate=220, chimes="none"),
+}
+
+
+@pytest.fixture(scope="module")
+def speech_cache(tmp_path_factory):
+    return ClipCache(tmp_path_factory.mktemp("seed-cache"))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("name", SEED_ROUTINES)
+def test_every_seed_session_keeps_its_promises(tmp_path, speech_cache, name, variant):
+    """Length to the sample, true peak under -1 dBTP and -16 LUFS, measured on the MP3 itself."""
+    routine = load(Path(__file__).parent.parent / "routines" / f"{name}.yaml")
+    result = build(routine, tmp_path, VARIANTS[variant], cache=speech_cache, jobs=2)
+    assert decode(result.mp3, SAMPLE_RATE).size == result.duration_ms * SAMPLE_RATE // 1000
+    measured = ebur128(result.mp3)
+    assert measured["TP"] <= -1.0 and -17.0 <= measured["I"] <= -15.0, measured
+
+
+def test_an_mp3_over_the_true_peak_limit_is_turned_down_where_it_is_over(tmp_path, monkeypatch):
+    # The mechanism, made to work: hold the MP3 to -3.5 dBTP, under what the lines are limited to.
+    from voiceguide import export, peaks
+
+    monkeypatch.setattr(peaks, "LIMIT_DBTP", -3.7)
+    monkeypatch.setattr(peaks, "TARGET_DBTP", -4.1)
+    encodes = []
+    encode = export._encode
+
+    def counted(*args, **kwargs):
+        found = encode(*args, **kwargs)
+        encodes.append(len(found))
+        return found
+
+    monkeypatch.setattr(export, "_encode", counted)
+    routine = load_text(tmp_path, SHORT)
+    result = build(routine, tmp_path / "out", cache=ClipCache(tmp_path / "cache"), force=True)
+    assert encodes[0] > 0 and encodes[-1] == 0  # over at first, then corrected
+    measured = ebur128(result.mp3)
+    assert measured["TP"] <= -3.5, measured
+    assert decode(result.mp3, SAMPLE_RATE).size == result.duration_ms * SAMPLE_RATE // 1000
+
+
+def load_text(tmp_path, text: str):
+    path = tmp_path / "routine.yaml"
+    path.write_text(text)
+    return load(path)

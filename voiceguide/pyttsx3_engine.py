@@ -27,14 +27,21 @@ NAME = "pyttsx3"
 SAMPLE_RATE = 22050  # what the eSpeak driver writes
 DEFAULT_VOICE = "gmw/en-us"
 STARTUP_TIMEOUT_S = 30.0
+LIBRARY_ENV = "VOICEGUIDE_ESPEAK_LIBRARY"
 
 
 @lru_cache(maxsize=None)  # find_library runs ldconfig and gcc: tens of ms, asked for per session
 def library() -> tuple[str, str]:
     """Which eSpeak NG library the workers load: (path or soname, identity for cache keys).
 
-    A system eSpeak NG is preferred; otherwise the copy in the espeakng-loader wheel.
+    $VOICEGUIDE_ESPEAK_LIBRARY if set (a libespeak-ng.so file); else a system eSpeak NG;
+    else the copy in the espeakng-loader wheel.
     """
+    chosen = os.environ.get(LIBRARY_ENV)
+    if chosen:
+        if not Path(chosen).is_file():
+            raise SpeechError(f"${LIBRARY_ENV}: expected an eSpeak NG library file, found no file {chosen}")
+        return chosen, f"file-{os.path.realpath(chosen)}"
     system = ctypes.util.find_library("espeak-ng")
     if system:
         return system, f"system-{_installed_file(system)}"
@@ -72,6 +79,11 @@ BATCH = 1  # eSpeak says a line in milliseconds: batching would save nothing, an
 
 def installed() -> bool:
     return True  # a dependency of voiceguide itself
+
+
+def wheel_library(path: str) -> bool:
+    """Whether `path` is the espeakng-loader wheel's copy of eSpeak NG."""
+    return "espeakng_loader" in Path(path).parts
 
 
 def _installed_file(soname: str) -> str:
@@ -131,7 +143,7 @@ def list_voices() -> list[tuple[str, str]]:
 def _load_espeak():
     """pyttsx3's ctypes bindings of eSpeak NG, bound to the library `library()` chose."""
     path, _ = library()
-    if os.sep in path:  # the wheel's copy: point eSpeak NG at the wheel's data too
+    if wheel_library(path):  # point eSpeak NG at the wheel's data too
         import espeakng_loader
 
         os.environ.setdefault("ESPEAK_DATA_PATH", espeakng_loader.get_data_path())

@@ -156,11 +156,11 @@ def espeak_data_dir() -> Path | None:
     itself, then ~/espeak-ng-data, then the directory it was built for (a system library's,
     which is one of _SYSTEM_DATA_DIRS on the usual systems).
     """
-    from .pyttsx3_engine import library
+    from .pyttsx3_engine import library, wheel_library
 
     path, _ = library()  # SpeechError without eSpeak NG
     setting = os.environ.get("ESPEAK_DATA_PATH")
-    if not setting and os.sep in path:  # the wheel's copy, as pyttsx3_engine loads it
+    if not setting and wheel_library(path):  # the wheel's copy, as pyttsx3_engine loads it
         import espeakng_loader
 
         setting = espeakng_loader.get_data_path()
