@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from voiceguide import clipfile  # noqa: E402
+from voiceguide.speech import clipfile  # noqa: E402
 from voiceguide.measure import decode  # noqa: E402
 from voiceguide.recipe import SAMPLE_RATE  # noqa: E402
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from voiceguide.model import Voice  # noqa: E402
-from voiceguide.speak import SAMPLE_RATE, ClipCache, speak  # noqa: E402
+from voiceguide.routine.model import Voice  # noqa: E402
+from voiceguide.speech.speak import SAMPLE_RATE, ClipCache, speak  # noqa: E402
 
 
 def burn(stop_at: float) -> None:

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from voiceguide.build import build, plan_routine
-from voiceguide.load import load
-from voiceguide.speak import ClipCache
+from voiceguide.routine.load import load
+from voiceguide.speech.speak import ClipCache
 
 SHORT_TEMPLATE = """\
     title: {title}
@@ -70,7 +70,7 @@ TINY = {
 def published(tmp_path_factory):
     """Two tiny sessions built with the real engine and published: the out directory."""
     from voiceguide.batch import build_batch
-    from voiceguide.load import load_all
+    from voiceguide.routine.load import load_all
 
     tmp = tmp_path_factory.mktemp("published")
     for name, text in TINY.items():
@@ -86,7 +86,7 @@ def server(published):
     """`voiceguide serve` of the published sessions on a free loopback port, in a thread."""
     import threading
 
-    from voiceguide.serve import make_server
+    from voiceguide.publish.serve import make_server
 
     httpd = make_server(published, "127.0.0.1", 0)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from voiceguide import pyttsx3_engine, tools
+from voiceguide import tools
+
+from voiceguide.speech import pyttsx3_engine
 from voiceguide.cli import cli
-from voiceguide.load import load
+from voiceguide.routine.load import load
 from voiceguide.measure import decode
 from voiceguide.plan import plan
-from voiceguide.speak import SAMPLE_RATE, write_wav
+from voiceguide.speech.speak import SAMPLE_RATE, write_wav
 
 ALPHA = """\
 title: Alpha Session

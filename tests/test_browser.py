@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from voiceguide.sidecars import read_vtt
+from voiceguide.publish.sidecars import read_vtt
 
 pytestmark = pytest.mark.integration
 

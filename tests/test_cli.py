@@ -82,7 +82,7 @@ def test_odd_file_names_are_cleaned_and_clashing_ones_refused(tmp_path, monkeypa
 
 
 def test_output_names_stay_inside_the_output_directory(tmp_path):
-    from voiceguide.load import routine_id
+    from voiceguide.routine.load import routine_id
 
     assert routine_id(Path("../../etc/passwd.yaml")) == "passwd"
     assert routine_id(Path("/abs/Knee To Chest (v2).yaml")) == "knee-to-chest-v2"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.measure import decode
-from voiceguide.speak import SAMPLE_RATE
+from voiceguide.speech.speak import SAMPLE_RATE
 
 pytestmark = pytest.mark.integration
 
@@ -184,7 +184,7 @@ def test_workers_die_with_the_build_even_when_it_is_killed(tmp_path, moment):
     build = subprocess.Popen([sys.executable, "-m", "voiceguide.cli", "build", "--all", "--jobs", "2", "--out", "out"],
                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Speaking: an eSpeak NG worker is running. Encoding: a batch process runs its encoder.
-    child = "voiceguide.pyttsx3_engine" if moment == "speaking" else "libmp3lame"
+    child = "voiceguide.speech.pyttsx3_engine" if moment == "speaking" else "libmp3lame"
     wait_for(lambda: [line for line in cmdlines(marked_processes(mark)) if child in line])
     build.send_signal(signal.SIGKILL)
     build.wait()

@@ -18,14 +18,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from voiceguide import diagnose, pyttsx3_engine
+from voiceguide import diagnose
+
+from voiceguide.speech import pyttsx3_engine
 from voiceguide.cli import cli
 from voiceguide.errors import Problem, RoutineError, SpeechError
-from voiceguide.load import load
-from voiceguide.model import Narration, Voice
+from voiceguide.routine.load import load
+from voiceguide.routine.model import Narration, Voice
 from voiceguide.plan import Event, Timeline, plan
 from voiceguide.publish import publish
-from voiceguide.sidecars import chapters_json, read_vtt, transcript_vtt
+from voiceguide.publish.sidecars import chapters_json, read_vtt, transcript_vtt
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,19 +106,19 @@ def test_a_directory_is_refused_and_a_symlink_to_a_routine_is_fine(tmp_path):
 
 @pytest.mark.integration
 def test_the_espeak_voices_read_from_its_data_are_the_ones_it_lists():
-    from voiceguide import voice_names
+    from voiceguide.speech import voices
 
     listed = sorted(voice.id.lower() for voice in pyttsx3_engine.voices())
-    assert list(voice_names.espeak_voice_ids()) == listed
+    assert list(voices.espeak_voice_ids()) == listed
     assert "gmw/en-us" in listed
     # The quick check of one name agrees: every listed voice, in any case, and no other file
     # (variants, MBROLA voices).
-    assert all(voice_names.is_espeak_voice(voice) and voice_names.is_espeak_voice(voice.upper()) for voice in listed)
+    assert all(voices.is_espeak_voice(voice) and voices.is_espeak_voice(voice.upper()) for voice in listed)
     for kind in ("voices", "lang"):
-        root = voice_names.espeak_data_dir() / kind
+        root = voices.espeak_data_dir() / kind
         for path in root.rglob("*"):
             name = path.relative_to(root).as_posix()
-            assert voice_names.is_espeak_voice(name) == (name.lower() in listed), name
+            assert voices.is_espeak_voice(name) == (name.lower() in listed), name
 
 
 @pytest.mark.parametrize(("voice", "found"), [
@@ -156,19 +158,19 @@ def test_the_engine_refuses_a_voice_it_does_not_list_whatever_calls_it(voice):
 
 
 def test_piper_voices_are_a_bundled_id_or_an_onnx_file_with_its_config(tmp_path):
-    from voiceguide import voice_names
+    from voiceguide.speech import voices
 
     model = tmp_path / "mine.onnx"
     model.write_bytes(b"")
-    assert voice_names.problem("piper", str(model)).endswith(f"found no file {model}.json")
+    assert voices.problem("piper", str(model)).endswith(f"found no file {model}.json")
     (tmp_path / "mine.onnx.json").write_text("{}")
-    assert voice_names.problem("piper", str(model)) is None
-    from voiceguide import piper_engine
+    assert voices.problem("piper", str(model)) is None
+    from voiceguide.speech import piper_engine
 
     if not piper_engine.installed():
         pytest.skip("Piper is not installed: its bundled voices cannot be listed")
-    assert voice_names.problem("piper", "en_US-joe-medium") is None
-    assert voice_names.problem("piper", "en_US-jo-medium").endswith(
+    assert voices.problem("piper", "en_US-joe-medium") is None
+    assert voices.problem("piper", "en_US-jo-medium").endswith(
         "found unknown voice 'en_US-jo-medium' (nearest: en_US-joe-medium)")
 
 
@@ -272,7 +274,7 @@ def test_the_floor_is_never_more_than_the_plan(tmp_path):
 def test_the_speech_estimate_is_under_every_real_clip_of_the_shipped_routines(tmp_path):
     from voiceguide.build import plan_routine
     from voiceguide.estimate import ESTIMATE_SHARE, estimated_speech
-    from voiceguide.speak import ClipCache, cache_dir, clip_ms
+    from voiceguide.speech.speak import ClipCache, cache_dir, clip_ms
 
     for path in sorted((ROOT / "routines").glob("*.yaml")):
         routine = load(path)
@@ -344,7 +346,7 @@ def test_one_bad_session_never_stops_the_others_being_published(tmp_path):
 def test_accepted_markup_like_text_loads_and_is_written_as_text(tmp_path):
     from mutagen.id3 import ID3
 
-    from voiceguide.export import Tags, write_tags
+    from voiceguide.audio.export import Tags, write_tags
 
     routine = load(write(tmp_path / "r.yaml", """\
         title: "<script>alert(1)</script> & --> \\"stretch\\" ünï 🙂"

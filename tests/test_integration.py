@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from voiceguide.build import build
 from voiceguide.cli import cli
 from voiceguide.measure import decode, onsets
-from voiceguide.speak import SAMPLE_RATE, ClipCache
+from voiceguide.speech.speak import SAMPLE_RATE, ClipCache
 
 from .conftest import SHORT
 

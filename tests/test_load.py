@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from voiceguide.cli import cli
 from voiceguide.errors import RoutineError
-from voiceguide.load import load
+from voiceguide.routine.load import load
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = Path("tests/bad_routines")  # relative to ROOT, so the expected messages hold this path

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceguide import export, mp3
-from voiceguide.export import Tags
+from voiceguide.audio import export, mp3
+from voiceguide.audio.export import Tags
 from voiceguide.measure import decode
-from voiceguide.mp3 import MARGIN_CELLS, SilenceGaps, crc16, crc16_frames, frames
+from voiceguide.audio.mp3 import MARGIN_CELLS, SilenceGaps, crc16, crc16_frames, frames
 
 RATE = 22050
 CELL = mp3.samples_per_frame(RATE)

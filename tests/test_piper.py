@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from voiceguide import piper_engine
+from voiceguide.speech import piper_engine
 from voiceguide.build import Options, plan_routine
 from voiceguide.cli import cli
 from voiceguide.errors import SpeechError
-from voiceguide.load import load
+from voiceguide.routine.load import load
 from voiceguide.measure import decode, onsets
-from voiceguide.model import Voice
+from voiceguide.routine.model import Voice
 from voiceguide.plan import plan_json
-from voiceguide.speak import SAMPLE_RATE, ClipCache, speak
+from voiceguide.speech.speak import SAMPLE_RATE, ClipCache, speak
 
 from .conftest import short_routine
 
@@ -99,7 +99,7 @@ def test_a_piper_build_needs_no_network(offline_build):
     assert built.returncode == 0, built.stderr
     assert "built: out/short--piper.mp3" in built.stdout
     log = (tmp / "guard.log").read_text()
-    assert "voiceguide.piper_engine" in log  # the guard was loaded in the speech workers too
+    assert "voiceguide.speech.piper_engine" in log  # the guard was loaded in the speech workers too
     assert not [line for line in log.splitlines() if line.startswith("network ")], log
 
 

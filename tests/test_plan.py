@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.chimes import CHIME_MS
-from voiceguide.load import load
-from voiceguide.model import Narration
+from voiceguide.audio.chimes import CHIME_MS
+from voiceguide.routine.load import load
+from voiceguide.routine.model import Narration
 from voiceguide.plan import Timeline, phrases, plan
 
 

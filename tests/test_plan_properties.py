@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voiceguide.model import Cue, Exercise, Move, Narration, Routine
+from voiceguide.routine.model import Cue, Exercise, Move, Narration, Routine
 from voiceguide.plan import plan
 
 words = st.text(alphabet="abcdefghij klmnop", min_size=1, max_size=60).map(lambda t: t.strip() or "x")

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from voiceguide.cli import cli
-from voiceguide.feed import PODCAST_NS
-from voiceguide.load import load
+from voiceguide.publish.feed import PODCAST_NS
+from voiceguide.routine.load import load
 from voiceguide.plan import plan
 from voiceguide.publish import publish, read_sessions
-from voiceguide.sidecars import read_vtt, transcript_vtt
+from voiceguide.publish.sidecars import read_vtt, transcript_vtt
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from voiceguide import tools
 from voiceguide.build import Options, build
-from voiceguide.load import load
+from voiceguide.routine.load import load
 from voiceguide.measure import decode
-from voiceguide.speak import SAMPLE_RATE, ClipCache
+from voiceguide.speech.speak import SAMPLE_RATE, ClipCache
 
 from .conftest import SHORT
 
@@ -137,7 +137,7 @@ def test_every_seed_session_keeps_its_promises(tmp_path, speech_cache, name, var
 
 def test_an_mp3_over_the_true_peak_limit_is_turned_down_where_it_is_over(tmp_path, monkeypatch):
     # The mechanism, made to work: hold the MP3 to -3.5 dBTP, under what the lines are limited to.
-    from voiceguide import export, peaks
+    from voiceguide.audio import export, peaks
 
     monkeypatch.setattr(peaks, "LIMIT_DBTP", -3.7)
     monkeypatch.setattr(peaks, "TARGET_DBTP", -4.1)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide.chimes import CHIME_MS, chime
-from voiceguide.model import Exercise, Routine
+from voiceguide.audio.chimes import CHIME_MS, chime
+from voiceguide.routine.model import Exercise, Routine
 from voiceguide.plan import plan
-from voiceguide.render import BLOCK_MS, render
-from voiceguide.speak import SAMPLE_RATE
+from voiceguide.audio.render import BLOCK_MS, render
+from voiceguide.speech.speak import SAMPLE_RATE
 
 RATE = SAMPLE_RATE
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from voiceguide import serve as serving
+from voiceguide.publish import serve as serving
 from voiceguide.cli import cli
-from voiceguide.serve import make_server, requested_range
+from voiceguide.publish.serve import make_server, requested_range
 
 pytestmark = pytest.mark.integration
 

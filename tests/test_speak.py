@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide import pyttsx3_engine
-from voiceguide.clipcheck import PACE_MIN_LINES, check_pace, estimate
+from voiceguide.speech import pyttsx3_engine
+from voiceguide.speech.checks import PACE_MIN_LINES, check_pace, estimate
 from voiceguide.errors import SpeechError
-from voiceguide.load import load
+from voiceguide.routine.load import load
 from voiceguide.plan import phrases
-from voiceguide.model import Voice
-from voiceguide.speak import SAMPLE_RATE, ClipCache, check_clip, clean_clip, clip_key, resample, speak, write_wav
+from voiceguide.routine.model import Voice
+from voiceguide.speech.speak import SAMPLE_RATE, ClipCache, check_clip, clean_clip, clip_key, resample, speak, write_wav
 
 
 def tone(seconds: float) -> np.ndarray:

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from .build import BuildResult, Options, build, up_to_date
 from .errors import SpeechError, VoiceguideError
-from .model import Routine, Voice
+from .routine.model import Routine, Voice
 from .processes import die_with_parent
 from .plan import Timeline, phrases, plan
 from .publish import DEFAULT_BASE_URL, Published
 from .publish import publish as publish_sessions
 
 if TYPE_CHECKING:
-    from .speak import ClipCache
+    from .speech.speak import ClipCache
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def build_batch(
             pending.append(routine)
 
     if pending:
-        from .speak import ClipCache, cache_dir
+        from .speech.speak import ClipCache, cache_dir
 
         cache = cache or ClipCache(cache_dir())
         # Speak every phrase once for the whole batch; plan each session with the real clips,
@@ -164,7 +164,7 @@ def plan_all(
     routines: list[Routine], options: Options = Options(), cache: ClipCache | None = None, jobs: int = 1
 ) -> list[Timeline | Failure]:
     """The plan of every routine's session, each phrase spoken once for all of them."""
-    from .speak import ClipCache, cache_dir
+    from .speech.speak import ClipCache, cache_dir
 
     status = Status(len(routines))
     return _speak_and_plan(routines, options, cache or ClipCache(cache_dir()), jobs, status, _quiet)
@@ -174,7 +174,7 @@ def _speak_and_plan(
     routines: list[Routine], options: Options, cache: ClipCache, jobs: int, status: Status, report: Progress
 ) -> list[Timeline | Failure]:
     from .estimate import too_long
-    from .speak import clip_ms, speak
+    from .speech.speak import clip_ms, speak
 
     narrations = [options.narration(routine) for routine in routines]
     # A session estimated over the limit (with --hold-scale 4, say) fails before anything is said.

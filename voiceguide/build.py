@@ -12,15 +12,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, engines
+from . import __version__
+from .speech import engines
 from .errors import RoutineError, Problem
-from .load import load, routine_id
-from .model import Narration, Routine, Voice, format_clock
+from .routine.load import load, routine_id
+from .routine.model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
 from .recipe import CLIP_RECIPE, SAMPLE_RATE
 
 if TYPE_CHECKING:
-    from .speak import ClipCache, SpeechStats
+    from .speech.speak import ClipCache, SpeechStats
 
 # The stages that make audio (speak, render, export, cover) import numpy and friends; they
 # are imported where a session is really built, so an up-to-date check starts fast.
@@ -166,7 +167,7 @@ def plan_routine(routine: Routine, narration: Narration, voice: Voice, cache: Cl
 
     A session estimated to be over the limit is refused first, before anything is said."""
     from .estimate import too_long
-    from .speak import clip_ms, speak
+    from .speech.speak import clip_ms, speak
 
     over = too_long(routine, narration, voice.rate)
     if over is not None:
@@ -196,11 +197,11 @@ def build(
         return current
 
     from .atomic import StagedSet, ensure_dir
-    from .cover import cover_png
-    from .export import Tags, export
-    from .render import render
-    from .sidecars import chapters_json, transcript_vtt
-    from .speak import ClipCache, cache_dir
+    from .publish.cover import cover_png
+    from .audio.export import Tags, export
+    from .audio.render import render
+    from .publish.sidecars import chapters_json, transcript_vtt
+    from .speech.speak import ClipCache, cache_dir
 
     cache = cache or ClipCache(cache_dir())
 

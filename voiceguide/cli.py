@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .engines import NAMES as ENGINES
+from .speech.engines import NAMES as ENGINES
 from .errors import RoutineError, VoiceguideError
-from .model import format_clock
-from .text import printable
+from .routine.model import format_clock
+from .routine.text import printable
 
 ROUTINES_DIR = Path("routines")
 
@@ -106,7 +106,7 @@ def _options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, eng
 
 def _check_voice(options, routines) -> None:
     """A --voice that the engine of any of the routines does not have is refused before anything starts."""
-    from .voice_names import problem
+    from .speech.voices import problem
 
     if options.voice is None:
         return
@@ -141,7 +141,7 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
     """
     from .batch import build_batch
     from .build import all_routines, resolve
-    from .load import load_all
+    from .routine.load import load_all
 
     if build_all:
         paths = all_routines(routines_dir)
@@ -216,7 +216,7 @@ def serve(out_dir, host, port, lan):
       voiceguide serve            # http://127.0.0.1:8000/ on this machine
       voiceguide serve --lan      # a URL and QR code to open on a phone
     """
-    from .serve import lan_address, make_server
+    from .publish.serve import lan_address, make_server
 
     if lan and host:
         raise click.UsageError("--lan picks the address to listen on; give --lan or --host, not both")
@@ -322,7 +322,7 @@ def plan(routine, as_json, routines_dir, **narration):
     """
     from .build import load_routine, plan_routine
     from .plan import plan_json, script
-    from .speak import ClipCache, cache_dir
+    from .speech.speak import ClipCache, cache_dir
 
     loaded = load_routine(routine, routines_dir)
     options = _options(**narration)
@@ -342,7 +342,7 @@ def list_routines(routines_dir):
     """
     from .batch import Failure, plan_all
     from .build import all_routines
-    from .load import load_all
+    from .routine.load import load_all
 
     loaded = load_all(all_routines(routines_dir))
     if not loaded:
@@ -372,7 +372,7 @@ def new(name, routines_dir):
     Example:
       voiceguide new evening-stretch && voiceguide build evening-stretch
     """
-    from .new import new as write_starter
+    from .routine.starter import new as write_starter
 
     path = write_starter(name, routines_dir)
     click.echo(f"wrote {path}: edit it, then try 'voiceguide plan {name if routines_dir == ROUTINES_DIR else path}'")
@@ -414,7 +414,7 @@ def voices(engine):
       voiceguide voices --engine piper
       voiceguide build sore-back --engine piper --voice en_US-joe-medium
     """
-    from . import engines
+    from .speech import engines
 
     rows = [("engine", "voice", "language", "sample rate")]
     for name in [engine] if engine else ENGINES:

@@ -7,11 +7,12 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from . import engines, tools
+from . import tools
+from .speech import engines
 from .errors import VoiceguideError
-from .load import load
-from .model import Voice
-from .text import printable
+from .routine.load import load
+from .routine.model import Voice
+from .routine.text import printable
 
 
 def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
@@ -34,7 +35,7 @@ def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
 
 
 def _check_speech(name: str, wanted: bool) -> tuple[bool | None, str]:
-    from .speak import SAMPLE_RATE, ClipCache, speak
+    from .speech.speak import SAMPLE_RATE, ClipCache, speak
 
     engine = engines.get(name)
     if not engine.installed():

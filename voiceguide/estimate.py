@@ -15,7 +15,7 @@ exercise that takes longest: at its reps if it has several, else at its hold (or
 from __future__ import annotations
 
 from .errors import Problem
-from .model import Exercise, Narration, Routine
+from .routine.model import Exercise, Narration, Routine
 from .plan import LINE_GAP_MS, MAX_SESSION_MS, SpeechMeasure, Timeline, lay_out
 
 ESTIMATE_SHARE = 0.5

@@ -55,7 +55,7 @@ class Onset:
 
 def onsets(mp3: Path, timeline, clips, sample_rate: int, chimes: str = "soft", search_ms: int = 250) -> list[Onset]:
     """Measured start of every speech line and chime of the plan in the decoded MP3."""
-    from .chimes import chime
+    from .audio.chimes import chime
 
     audio = decode(mp3, sample_rate)
     found = []

@@ -13,9 +13,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
-from .chimes import CHIME_MS
+from .audio.chimes import CHIME_MS
 from .errors import RoutineError
-from .model import Exercise, Narration, Routine, format_duration
+from .routine.model import Exercise, Narration, Routine, format_duration
 
 SpeechMeasure = Callable[[str], int]
 

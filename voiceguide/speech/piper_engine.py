@@ -26,8 +26,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from .engines import ProcessWorker, Say, VoiceInfo, in_fork, serve
-from .errors import SpeechError
-from .model import Voice
+from ..errors import SpeechError
+from ..routine.model import Voice
 
 NAME = "piper"
 INSTALL = "pip install 'voiceguide[piper]'"
@@ -185,7 +185,7 @@ class Worker(ProcessWorker):
         self.threads = threads
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "voiceguide.piper_engine",
+        return [sys.executable, "-m", "voiceguide.speech.piper_engine",
                 str(self.voice.model), str(self.voice.config), str(self.rate), str(self.threads)]
 
     def timeout(self, text: str) -> float:

@@ -24,11 +24,12 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import clipfile, engines, loudness
-from .clipcheck import check_clip, check_pace
-from .errors import SpeechError
-from .model import Voice
-from .recipe import CLIP_FORMAT_VERSION, CLIP_RECIPE, SAMPLE_RATE  # noqa: F401 (re-exported)
+from . import clipfile, engines
+from ..audio import loudness
+from .checks import check_clip, check_pace
+from ..errors import SpeechError
+from ..routine.model import Voice
+from ..recipe import CLIP_FORMAT_VERSION, CLIP_RECIPE, SAMPLE_RATE  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def speak(
     """Clips for every text, from the cache or synthesized (in `jobs` parallel workers).
 
     Synthesized clips are cached only once every worker's clips have passed the pace check
-    (clipcheck.check_pace), so a worker at the wrong rate leaves nothing behind.
+    (checks.check_pace), so a worker at the wrong rate leaves nothing behind.
     """
     engine = engines.get(voice.engine)
     texts = list(dict.fromkeys(texts))

@@ -12,7 +12,7 @@ import numpy as np
 
 from .chimes import chime
 from .loudness import CEILING_DBTP, limiter_gain
-from .plan import Timeline
+from ..plan import Timeline
 
 BLOCK_MS = 5000
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from .errors import SpeechError
-from .model import Voice
-from .processes import die_with_parent
+from ..errors import SpeechError
+from ..routine.model import Voice
+from ..processes import die_with_parent
 
 NAMES = ("pyttsx3", "piper")
 """Every engine, the default first."""
-_MODULES = {"pyttsx3": "voiceguide.pyttsx3_engine", "piper": "voiceguide.piper_engine"}
+_MODULES = {"pyttsx3": "voiceguide.speech.pyttsx3_engine", "piper": "voiceguide.speech.piper_engine"}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .plan import Chapter, Event
+from ..plan import Chapter, Event
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _plain_name(name: object) -> bool:
 def _check_text(session: Session) -> None:
     """Raise ValueError unless every text of the session is a string that can be written
     anywhere: lxml refuses a whole feed over one control character."""
-    from .text import describe_character, unsafe_character
+    from ..routine.text import describe_character, unsafe_character
 
     texts = {
         "file name": session.name, "routine": session.routine, "title": session.title,
@@ -172,7 +172,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except OSError:
         pass
-    from .atomic import ensure_dir, write_atomically
+    from ..atomic import ensure_dir, write_atomically
 
     ensure_dir(path.parent)
     write_atomically(path, data)

@@ -20,11 +20,12 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import peaks, tools
-from .atomic import ensure_dir, temporary_path
-from .errors import OutputError, ToolError
+from . import peaks
+from .. import tools
+from ..atomic import ensure_dir, temporary_path
+from ..errors import OutputError, ToolError
 from .mp3 import SilenceGaps, SpliceError, encoder_delay, samples_per_frame, splice_silence
-from .plan import Chapter
+from ..plan import Chapter
 
 BITRATE = "64k"  # mono speech: clear at 64 kbps CBR, about 0.5 MB a minute
 ENCODER_OPTIONS = (

@@ -14,7 +14,7 @@ import re
 import statistics
 import unicodedata
 
-from .recipe import SAMPLE_RATE
+from ..recipe import SAMPLE_RATE
 
 # Seconds at 160 wpm: per syllable, per comma (colon, semicolon), per full stop, per line.
 # Fitted to the 279 lines of the seed routines as eSpeak NG and Piper say them at 120, 160

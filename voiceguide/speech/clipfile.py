@@ -14,7 +14,7 @@ import struct
 
 import numpy as np
 
-from .recipe import SAMPLE_RATE
+from ..recipe import SAMPLE_RATE
 
 RECORD_CHUNK = b"vgcl"
 _FMT = struct.pack("<HHIIHH", 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16)  # PCM, mono, 16-bit

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from .errors import OutputError
-from .publish import DEFAULT_PORT, FEED_NAME, INDEX_NAME, read_sessions
+from ..errors import OutputError
+from ..publish import DEFAULT_PORT, FEED_NAME, INDEX_NAME, read_sessions
 
 # What a client may hold or send.
 BACKLOG = 511  # connections the system queues until they are taken: a seeking player may open many at once

@@ -25,12 +25,12 @@ from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from . import voice_names
-from .engines import NAMES as ENGINES
-from .errors import Problem, RoutineError
-from .estimate import too_long
+from ..speech import voices
+from ..speech.engines import NAMES as ENGINES
+from ..errors import Problem, RoutineError
+from ..estimate import too_long
 from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice, format_duration
-from .regular_file import NotAFile, read_regular_file
+from .files import NotAFile, read_regular_file
 from .text import describe_character, sayable, shown, unsafe_character
 
 # Limits, documented in docs/routine-format.md.
@@ -566,7 +566,7 @@ class _RoutineReader:
     def voice(self, node: Node, engine: str | None) -> str | None:
         """A voice of the routine's engine (unchecked if the engine itself is wrong)."""
         voice = self.text(node, "defaults.voice", spoken=False)
-        why = voice_names.problem(engine, voice) if voice and engine else None
+        why = voices.problem(engine, voice) if voice and engine else None
         if why:
             self.fail(node, f"defaults.voice: {why}")
             return None

@@ -14,8 +14,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import SpeechError
-from .text import describe_character, shown
+from ..errors import SpeechError
+from ..routine.text import describe_character, shown
 
 ESPEAK_DEFAULT = "gmw/en-us"
 _SYSTEM_DATA_DIRS = (

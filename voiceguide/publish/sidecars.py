@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 
-from .plan import Event, Timeline
+from ..plan import Event, Timeline
 
 
 def vtt_time(ms: int) -> str:

@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .engines import ProcessWorker, Say, VoiceInfo, in_fork, serve
-from .errors import SpeechError
-from .model import Voice
+from ..errors import SpeechError
+from ..routine.model import Voice
 
 NAME = "pyttsx3"
 SAMPLE_RATE = 22050  # what the eSpeak driver writes
@@ -68,7 +68,7 @@ class Worker(ProcessWorker):
         self.rate = rate
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "voiceguide.pyttsx3_engine", self.voice, str(self.rate)]
+        return [sys.executable, "-m", "voiceguide.speech.pyttsx3_engine", self.voice, str(self.rate)]
 
 
 # -- the engine interface (see engines.Engine) -------------------------------------------
@@ -100,7 +100,7 @@ def _installed_file(soname: str) -> str:
 def identity(voice: Voice) -> tuple[str, str]:
     from importlib.metadata import version
 
-    from .voice_names import check_espeak
+    from .voices import check_espeak
 
     check_espeak(voice.voice)  # eSpeak NG would open a path, and say "bogus" in its default voice
     return f"{library()[1]} pyttsx3-{version('pyttsx3')}", voice.voice or DEFAULT_VOICE
@@ -126,7 +126,7 @@ def list_voices() -> list[tuple[str, str]]:
     """(voice id, language) for each eSpeak NG voice, read by a short-lived worker."""
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "voiceguide.pyttsx3_engine", "--voices"],
+            [sys.executable, "-m", "voiceguide.speech.pyttsx3_engine", "--voices"],
             capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:

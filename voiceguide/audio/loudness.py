@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .recipe import CEILING_DBTP, LOWPASS_HZ, SPEECH_LUFS, TARGET_LUFS  # noqa: F401 (TARGET_LUFS for callers)
+from ..recipe import CEILING_DBTP, LOWPASS_HZ, SPEECH_LUFS, TARGET_LUFS  # noqa: F401 (TARGET_LUFS for callers)
 
 OVERSAMPLE = 4
 LIMITER_WINDOW_MS = 4.0

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .recipe import SAMPLE_RATE
+from ..recipe import SAMPLE_RATE
 
 PROMISE_DBTP = -1.0
 """What the README promises: the MP3's true peak is under this, by any BS.1770 meter."""

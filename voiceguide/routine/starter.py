@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from .errors import OutputError, VoiceguideError
+from ..errors import OutputError, VoiceguideError
 from .load import routine_id
 
 _CLEAN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # no '--': that joins variant tags
