@@ -38,7 +38,7 @@ from voiceguide.audio.export import ENCODER_OPTIONS  # noqa: E402
 from voiceguide.routine.load import load  # noqa: E402
 from voiceguide.measure import decode  # noqa: E402
 from voiceguide.plan import phrases  # noqa: E402
-from voiceguide.speech.speak import SAMPLE_RATE  # noqa: E402
+from voiceguide.recipe import SAMPLE_RATE  # noqa: E402
 
 
 # Commands are started by a small launcher process: a child's peak RSS counts the memory of

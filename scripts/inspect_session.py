@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from voiceguide.audio.chimes import chime  # noqa: E402
-from voiceguide.audio.loudness import integrated_loudness, true_peak_db  # noqa: E402
+from voiceguide.speech.loudness import integrated_loudness, true_peak_db  # noqa: E402
 from voiceguide.measure import decode, locate  # noqa: E402
-from voiceguide.speech.speak import SAMPLE_RATE  # noqa: E402
+from voiceguide.recipe import SAMPLE_RATE  # noqa: E402
 
 RATE = SAMPLE_RATE
 

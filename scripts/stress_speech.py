@@ -22,7 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from voiceguide.routine.model import Voice  # noqa: E402
-from voiceguide.speech.speak import SAMPLE_RATE, ClipCache, speak  # noqa: E402
+from voiceguide.recipe import SAMPLE_RATE  # noqa: E402
+from voiceguide.speech.cache import ClipCache  # noqa: E402
+from voiceguide.speech.speak import speak  # noqa: E402
 
 
 def burn(stop_at: float) -> None:

@@ -1,14 +1,16 @@
-"""Shared fixtures: one short session built with the real engine, measured by several tests."""
+"""Shared fixtures: one short session built with the real engine, measured by several tests;
+and a fake speech engine for the tests that need speech but not the sound of it."""
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from voiceguide.build import build, plan_routine
+from voiceguide.build import Options, build, speak_and_plan
 from voiceguide.routine.load import load
-from voiceguide.speech.speak import ClipCache
+from voiceguide.speech.cache import ClipCache
 
 SHORT_TEMPLATE = """\
     title: {title}
@@ -42,6 +44,45 @@ def short_routine(title: str = "Short Test Session", hold: float = 6, rest: floa
 SHORT = short_routine()
 
 
+class ToneWorker:
+    """A fake speech worker: says each line as a tone as long as the line (15 characters a
+    second, close to eSpeak NG at 160 wpm, so every clip and pace check passes)."""
+
+    said: list[str] = []
+
+    def __init__(self, voice, rate):
+        pass
+
+    def synthesize(self, texts: list[str], paths: list[Path]) -> list[str]:
+        import numpy as np
+
+        from voiceguide.recipe import SAMPLE_RATE
+        from voiceguide.speech.clips import write_wav
+
+        for text, path in zip(texts, paths):
+            type(self).said.append(text)
+            t = np.arange(int(len(text) / 15 * SAMPLE_RATE)) / SAMPLE_RATE
+            with open(path, "wb") as f:
+                write_wav(f, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SAMPLE_RATE)
+        return [""] * len(texts)
+
+    def stop(self) -> None:
+        pass
+
+
+def fake_engine(monkeypatch, worker=ToneWorker) -> None:
+    """Speak with `worker` (a class like ToneWorker) instead of eSpeak NG, which need not exist.
+
+    Only the pyttsx3 engine's workers and its identity (which would look for the eSpeak NG
+    library, for cache keys) are replaced; `speak`'s checks and the cache stay real."""
+    from voiceguide.speech import pyttsx3_engine
+
+    if hasattr(worker, "said"):
+        monkeypatch.setattr(worker, "said", [])  # what this test's speech said, from empty
+    monkeypatch.setattr(pyttsx3_engine, "Worker", worker)
+    monkeypatch.setattr(pyttsx3_engine, "identity", lambda voice: ("fake-engine", voice.voice or "fake-voice"))
+
+
 @pytest.fixture(scope="session")
 def session(tmp_path_factory):
     """The short routine built once with the real engine into a fresh cache."""
@@ -51,7 +92,8 @@ def session(tmp_path_factory):
     routine = load(path)
     cache = ClipCache(tmp / "cache")
     result = build(routine, tmp / "out", cache=cache, jobs=2)
-    timeline, clips, stats = plan_routine(routine, routine.narration, routine.voice, cache)
+    planned = speak_and_plan(routine, Options(), cache)
+    timeline, clips, stats = planned.timeline, planned.clips, planned.stats
     assert stats.synthesized == 0  # the build filled the cache
     return result, timeline, clips
 

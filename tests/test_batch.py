@@ -1,4 +1,7 @@
-"""Batches: build --all, up to date, failures that stay alone, the playlist; new and list."""
+"""Batches: build --all, up to date, failures that stay alone, the playlist; new and list.
+
+Speech comes from a fake engine; the tests that build sessions encode them with the real
+ffmpeg, so they are integration tests."""
 
 from __future__ import annotations
 
@@ -17,7 +20,10 @@ from voiceguide.cli import cli
 from voiceguide.routine.load import load
 from voiceguide.measure import decode
 from voiceguide.plan import plan
-from voiceguide.speech.speak import SAMPLE_RATE, write_wav
+from voiceguide.recipe import SAMPLE_RATE
+from voiceguide.speech.clips import write_wav
+
+from .conftest import fake_engine
 
 ALPHA = """\
 title: Alpha Session
@@ -83,12 +89,11 @@ def said(tmp_path, monkeypatch):
     """A project in tmp_path with two tiny routines, a fresh cache and the fake engine."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(pyttsx3_engine, "Worker", FakeWorker)
-    FakeWorker.said = []
+    fake_engine(monkeypatch, FakeWorker)
     Path("routines").mkdir()
     Path("routines/alpha.yaml").write_text(ALPHA)
     Path("routines/beta.yaml").write_text(BETA)
-    return FakeWorker.said
+    return FakeWorker.said  # the list fake_engine gave it, which FakeWorker appends to
 
 
 def run(*args):
@@ -103,6 +108,7 @@ def mtimes() -> dict[str, int]:
     return {path.name: path.stat().st_mtime_ns for path in Path("out").iterdir()}
 
 
+@pytest.mark.integration
 def test_build_all_builds_every_routine_in_parallel_and_publishes_them(said):
     result = run("build", "--all", "--jobs", "2")
     assert result.exit_code == 0, result.output
@@ -123,6 +129,7 @@ def test_build_all_builds_every_routine_in_parallel_and_publishes_them(said):
         assert abs(audio.size * 1000 / SAMPLE_RATE - planned_ms(name)) <= 100
 
 
+@pytest.mark.integration
 def test_a_second_batch_is_up_to_date_and_rewrites_nothing_until_forced(said, monkeypatch):
     assert run("build", "--all", "--jobs", "1").exit_code == 0
     before = mtimes()
@@ -150,6 +157,7 @@ def test_a_second_batch_is_up_to_date_and_rewrites_nothing_until_forced(said, mo
     assert mtimes()["alpha.mp3"] > before["alpha.mp3"]
 
 
+@pytest.mark.integration
 def test_sessions_that_fail_at_build_time_do_not_stop_the_others(said):
     Path("routines/broken.yaml").write_text(BROKEN)
     Path("routines/long.yaml").write_text(TOO_LONG)

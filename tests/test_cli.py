@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from voiceguide import __version__
 from voiceguide.cli import cli
 
+from .conftest import fake_engine
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +54,7 @@ def test_a_bad_routine_among_good_ones_stops_the_build_before_anything_is_writte
 
 def test_plan_prints_notes_when_the_plan_had_to_grow(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
+    fake_engine(monkeypatch)  # any speech longer than the half-second rest will do
     path = tmp_path / "tight.yaml"
     path.write_text(textwrap.dedent("""\
         title: Tight
@@ -63,7 +66,7 @@ def test_plan_prints_notes_when_the_plan_had_to_grow(tmp_path, monkeypatch):
             hold: 5
     """))
     result = run("plan", str(path))
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     assert "note: rest before Second: the rest grew from 0.5 s to" in result.output
 
 

@@ -1,4 +1,4 @@
-"""Faults with real processes: SIGKILL mid-build, two builds at once, unwritable output."""
+"""Faults with real processes: SIGKILL at each stage of a build, two builds at once, unwritable output."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.measure import decode
-from voiceguide.speech.speak import SAMPLE_RATE
+from voiceguide.recipe import SAMPLE_RATE
 
 pytestmark = pytest.mark.integration
 
@@ -29,24 +29,28 @@ exercises:
 """
 
 
-def start_build(workdir: Path, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(workdir / "cache"))
+def start_build(workdir: Path, *args: str, launcher: tuple[str, ...] = ("-m", "voiceguide.cli"), **env: str) -> subprocess.Popen:
+    """`voiceguide build long --out out ARGS` in `workdir`, with its own cache unless `env` says."""
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(workdir / "cache"), **env}
     return subprocess.Popen(
-        [sys.executable, "-m", "voiceguide.cli", "build", "long", "--out", "out", *args],
+        [sys.executable, *launcher, "build", "long", "--out", "out", *args],
         cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
 def assert_outputs_complete(out: Path) -> None:
-    """Every session in `out` is whole: its MP3 decodes to the length its plan records."""
+    """Every session in `out` is whole: every file of its set is the one its record's build
+    wrote (size and modification time), and its MP3 decodes to the length the plan records."""
     records = list(out.glob("*.json"))
     records = [r for r in records if not r.name.endswith(".chapters.json")]
     assert records
     for record_path in records:
         record = json.loads(record_path.read_text())
-        mp3 = out / record["files"]["mp3"]
-        assert mp3.stat().st_size == record["mp3_bytes"]
-        seconds = decode(mp3, SAMPLE_RATE).size / SAMPLE_RATE
+        assert set(record["stamps"]) == {name for kind, name in record["files"].items() if kind != "plan"}
+        for name, (size, mtime_ns) in record["stamps"].items():
+            info = (out / name).stat()
+            assert (info.st_size, info.st_mtime_ns) == (size, mtime_ns), name
+        seconds = decode(out / record["files"]["mp3"], SAMPLE_RATE).size / SAMPLE_RATE
         assert abs(seconds * 1000 - record["duration_ms"]) <= 100
 
 
@@ -59,15 +63,67 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def test_sigkill_at_any_moment_leaves_the_previous_session_whole(workdir):
-    out = workdir / "out"
-    (workdir / "routines" / "long.yaml").write_text(ROUTINE.format(title="Second Version"))
-    for delay in (0.05, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.6):
-        build = start_build(workdir, "--force")
-        time.sleep(delay)
+# `voiceguide build` that stops just before its set is swapped in: every file of the set is
+# staged whole under its temporary name, the plan record last, and the renames are next.
+# A moment too short to catch by watching the directory, so the build itself says it is there.
+STOP_BEFORE_SWAP = """import os, sys, time
+from voiceguide import atomic
+from voiceguide.cli import main
+
+def commit(self, last):
+    open(os.environ["STOPPED_BEFORE_SWAP"], "w").close()
+    time.sleep(600)  # until the test kills it
+
+atomic.StagedSet.commit = commit
+sys.argv[0] = "voiceguide"
+main()
+"""
+
+
+def kill_when(build: subprocess.Popen, moment: str, condition) -> None:
+    """SIGKILL `build` once `condition()` holds; fail if the build ends first."""
+    def reached():
+        if build.poll() is not None:
+            raise AssertionError(f"the build ended (exit {build.returncode}) before {moment}: {build.stderr.read()}")
+        return condition()
+
+    try:
+        wait_for(reached)
+    finally:
         build.send_signal(signal.SIGKILL)
         build.wait()
+
+
+def test_sigkill_at_each_stage_leaves_the_previous_session_whole(workdir):
+    out = workdir / "out"
+    (workdir / "routines" / "long.yaml").write_text(ROUTINE.format(title="Second Version"))
+
+    def previous_session_is_whole():
         assert_outputs_complete(out)
+        assert json.loads((out / "long.json").read_text())["title"] == "First Version"
+
+    # While speaking: with an empty cache every line is said, by eSpeak NG worker processes.
+    mark = f"{os.getpid()}-sigkill-speaking"
+    build = start_build(workdir, "--force", VOICEGUIDE_CACHE_DIR=str(workdir / "cold-cache"), VOICEGUIDE_TEST_MARK=mark)
+    kill_when(build, "a speech worker ran", lambda: [
+        line for line in cmdlines(marked_processes(mark)) if "voiceguide.speech.pyttsx3_engine" in line])
+    previous_session_is_whole()
+
+    # While encoding: the MP3 is being written under its temporary name, by ffmpeg.
+    mark = f"{os.getpid()}-sigkill-encoding"
+    left = set(out.glob(".long.mp3.*.tmp"))  # a killed build's, swept by the next build
+    build = start_build(workdir, "--force", VOICEGUIDE_TEST_MARK=mark)
+    kill_when(build, "the MP3 was being encoded", lambda: set(out.glob(".long.mp3.*.tmp")) - left and [
+        line for line in cmdlines(marked_processes(mark)) if "libmp3lame" in line])
+    previous_session_is_whole()
+
+    # Just before the swap: the whole new set is staged, the record too.
+    stopped = workdir / "stopped-before-swap"
+    build = start_build(workdir, "--force", launcher=("-c", STOP_BEFORE_SWAP), STOPPED_BEFORE_SWAP=str(stopped))
+    kill_when(build, "the set was staged", stopped.exists)
+    assert list(out.glob(".long.json.*.tmp")) and list(out.glob(".long.mp3.*.tmp"))  # staged, not swapped in
+    previous_session_is_whole()
+
     finished = start_build(workdir)
     assert finished.wait() == 0, finished.stderr.read()
     assert_outputs_complete(out)
@@ -188,10 +244,10 @@ def test_workers_die_with_the_build_even_when_it_is_killed(tmp_path, moment):
     wait_for(lambda: [line for line in cmdlines(marked_processes(mark)) if child in line])
     build.send_signal(signal.SIGKILL)
     build.wait()
-    deadline = time.monotonic() + 2.0
-    while marked_processes(mark) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert cmdlines(marked_processes(mark)) == []
+    try:
+        wait_for(lambda: not marked_processes(mark))  # the kernel kills them; reaping can lag
+    except AssertionError:
+        assert cmdlines(marked_processes(mark)) == []  # which ones lived on
 
 
 def clock_ms(cue: str) -> int:

@@ -272,14 +272,15 @@ def test_the_floor_is_never_more_than_the_plan(tmp_path):
 
 @pytest.mark.integration
 def test_the_speech_estimate_is_under_every_real_clip_of_the_shipped_routines(tmp_path):
-    from voiceguide.build import plan_routine
+    from voiceguide.build import Options, speak_and_plan
     from voiceguide.estimate import ESTIMATE_SHARE, estimated_speech
-    from voiceguide.speech.speak import ClipCache, cache_dir, clip_ms
+    from voiceguide.speech.cache import ClipCache, cache_dir
+    from voiceguide.speech.clips import clip_ms
 
     for path in sorted((ROOT / "routines").glob("*.yaml")):
         routine = load(path)
         estimate = estimated_speech(routine.voice.rate)
-        _, clips, _ = plan_routine(routine, routine.narration, routine.voice, ClipCache(cache_dir()), jobs=2)
+        clips = speak_and_plan(routine, Options(), ClipCache(cache_dir()), jobs=2).clips
         short = {text: (estimate(text), clip_ms(clip)) for text, clip in clips.items() if estimate(text) > clip_ms(clip)}
         assert not short, f"ESTIMATE_SHARE {ESTIMATE_SHARE} is too high for {path.name}: {short}"
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from voiceguide.build import build
 from voiceguide.cli import cli
 from voiceguide.measure import decode, onsets
-from voiceguide.speech.speak import SAMPLE_RATE, ClipCache
+from voiceguide.recipe import SAMPLE_RATE
+from voiceguide.speech.cache import ClipCache
 
 from .conftest import SHORT
 

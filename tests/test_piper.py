@@ -14,17 +14,20 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from voiceguide import tools
 from voiceguide.speech import piper_engine
-from voiceguide.build import Options, plan_routine
+from voiceguide.build import Options, speak_and_plan
 from voiceguide.cli import cli
 from voiceguide.errors import SpeechError
 from voiceguide.routine.load import load
 from voiceguide.measure import decode, onsets
 from voiceguide.routine.model import Voice
 from voiceguide.plan import plan_json
-from voiceguide.speech.speak import SAMPLE_RATE, ClipCache, speak
+from voiceguide.recipe import SAMPLE_RATE
+from voiceguide.speech.cache import ClipCache
+from voiceguide.speech.speak import speak
 
-from .conftest import short_routine
+from .conftest import fake_engine, short_routine
 
 needs_piper = pytest.mark.skipif(
     not (piper_engine.installed() and piper_engine.bundled()),
@@ -110,7 +113,8 @@ def test_a_piper_session_is_timed_to_its_plan(offline_build, monkeypatch):
     assert built.returncode == 0, built.stderr
     routine = load(tmp / "routines" / "short.yaml")
     options = Options(engine="piper")
-    timeline, clips, stats = plan_routine(routine, options.narration(routine), options.voice_for(routine), ClipCache(tmp / "cache"))
+    planned = speak_and_plan(routine, options, ClipCache(tmp / "cache"))
+    timeline, clips, stats = planned.timeline, planned.clips, planned.stats
     assert stats.synthesized == 0  # the build filled the cache
     mp3 = tmp / "out" / "short--piper.mp3"
     record = json.loads(mp3.with_suffix(".json").read_text())
@@ -198,6 +202,13 @@ def test_choosing_another_engine_drops_the_routines_voice(tmp_path):
 def test_check_reports_an_optional_engine_that_is_not_installed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(piper_engine, "installed", lambda: False)
+    # Neither eSpeak NG nor ffmpeg is needed to see how a missing Piper is reported: a fake
+    # engine, and an "ffmpeg" that only lists its MP3 encoder as `check` asks it to.
+    fake_engine(monkeypatch)
+    ffmpeg = tmp_path / "ffmpeg"
+    ffmpeg.write_text("#!/bin/sh\necho ' A..... libmp3lame           libmp3lame MP3 (MPEG audio layer 3)'\n")
+    ffmpeg.chmod(0o755)
+    monkeypatch.setattr(tools, "ffmpeg", lambda: str(ffmpeg))
     result = CliRunner().invoke(cli, ["check"])
     assert "--    speech engine piper: not installed: pip install 'voiceguide[piper]'\n" in result.output
     assert "ok    speech engine pyttsx3 works" in result.output

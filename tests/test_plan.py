@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.audio.chimes import CHIME_MS
+from voiceguide.plan import CHIME_MS
 from voiceguide.routine.load import load
 from voiceguide.routine.model import Narration
 from voiceguide.plan import Timeline, phrases, plan

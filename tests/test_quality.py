@@ -15,7 +15,8 @@ from voiceguide import tools
 from voiceguide.build import Options, build
 from voiceguide.routine.load import load
 from voiceguide.measure import decode
-from voiceguide.speech.speak import SAMPLE_RATE, ClipCache
+from voiceguide.recipe import SAMPLE_RATE
+from voiceguide.speech.cache import ClipCache
 
 from .conftest import SHORT
 

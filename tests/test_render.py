@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide.audio.chimes import CHIME_MS, chime
+from voiceguide.audio.chimes import chime
+from voiceguide.plan import CHIME_MS
 from voiceguide.routine.model import Exercise, Routine
 from voiceguide.plan import plan
 from voiceguide.audio.render import BLOCK_MS, render
-from voiceguide.speech.speak import SAMPLE_RATE
+from voiceguide.recipe import SAMPLE_RATE
 
 RATE = SAMPLE_RATE
 

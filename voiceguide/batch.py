@@ -14,20 +14,20 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from .build import BuildResult, Options, build, up_to_date
+from .build import BuildResult, Options, Planned, planned_with, up_to_date, write
 from .errors import SpeechError, VoiceguideError
 from .routine.model import Routine, Voice
 from .processes import die_with_parent
-from .plan import Timeline, phrases, plan
+from .plan import Timeline, phrases
 from .publish import DEFAULT_BASE_URL, Published
 from .publish import publish as publish_sessions
 
 if TYPE_CHECKING:
-    from .speech.speak import ClipCache
+    from .speech.cache import ClipCache
 
 
 @dataclass(frozen=True)
@@ -133,20 +133,20 @@ def build_batch(
             pending.append(routine)
 
     if pending:
-        from .speech.speak import ClipCache, cache_dir
+        from .speech.cache import ClipCache, cache_dir
 
         cache = cache or ClipCache(cache_dir())
         # Speak every phrase once for the whole batch; plan each session with the real clips,
         # so a session too long to build fails here, before anything is encoded.
         planned = []
-        for routine, timeline in zip(pending, _speak_and_plan(pending, options, cache, jobs, status, report)):
-            if isinstance(timeline, Failure):
-                finish(timeline)
+        for session in _speak_and_plan(pending, options, cache, jobs, status, report):
+            if isinstance(session, Failure):
+                finish(session)
             else:
-                planned.append((timeline.duration_ms, routine))
+                planned.append(session)
         # Longest first, so the batch does not end waiting on one long session.
-        planned.sort(key=lambda item: -item[0])
-        for outcome in _build_each([routine for _, routine in planned], out_dir, options, cache, jobs):
+        planned.sort(key=lambda session: -session.timeline.duration_ms)
+        for outcome in _write_each(planned, out_dir, cache, jobs):
             finish(outcome)
 
     results.sort(key=lambda result: result.routine.id)
@@ -164,17 +164,20 @@ def plan_all(
     routines: list[Routine], options: Options = Options(), cache: ClipCache | None = None, jobs: int = 1
 ) -> list[Timeline | Failure]:
     """The plan of every routine's session, each phrase spoken once for all of them."""
-    from .speech.speak import ClipCache, cache_dir
+    from .speech.cache import ClipCache, cache_dir
 
     status = Status(len(routines))
-    return _speak_and_plan(routines, options, cache or ClipCache(cache_dir()), jobs, status, _quiet)
+    sessions = _speak_and_plan(routines, options, cache or ClipCache(cache_dir()), jobs, status, _quiet)
+    return [session if isinstance(session, Failure) else session.timeline for session in sessions]
 
 
 def _speak_and_plan(
     routines: list[Routine], options: Options, cache: ClipCache, jobs: int, status: Status, report: Progress
-) -> list[Timeline | Failure]:
+) -> list[Planned | Failure]:
+    """The first half of the build of every session (build.speak_and_plan), with each line
+    spoken once for all of them."""
     from .estimate import too_long
-    from .speech.speak import clip_ms, speak
+    from .speech.speak import speak
 
     narrations = [options.narration(routine) for routine in routines]
     # A session estimated over the limit (with --hold-scale 4, say) fails before anything is said.
@@ -207,63 +210,63 @@ def _speak_and_plan(
                     problems[i] = str(error)
     report("spoken", status, None)
 
-    timelines: list[Timeline | Failure] = []
-    for routine, narration, found, problem in zip(routines, narrations, clips, problems):
+    sessions: list[Planned | Failure] = []
+    for routine, found, problem in zip(routines, clips, problems):
         if found is None or problem:
-            timelines.append(Failure(routine, problem))
+            sessions.append(Failure(routine, problem))
             continue
         try:
-            timelines.append(plan(routine, lambda text, found=found: clip_ms(found[text]), narration))
+            sessions.append(planned_with(routine, options, found))
         except VoiceguideError as error:  # e.g. longer than the maximum session
-            timelines.append(Failure(routine, str(error)))
-    return timelines
+            sessions.append(Failure(routine, str(error)))
+    return sessions
 
 
-def _build_each(
-    routines: list[Routine], out_dir: Path, options: Options, cache: ClipCache, jobs: int
-) -> Iterator[BuildResult | Failure]:
-    """Render and encode the sessions, in up to `jobs` processes, as they finish."""
-    workers = min(jobs, len(routines))
+def _write_each(sessions: list[Planned], out_dir: Path, cache: ClipCache, jobs: int) -> Iterator[BuildResult | Failure]:
+    """The second half of every build (build.write), in up to `jobs` processes, as they finish."""
+    workers = min(jobs, len(sessions))
     if workers <= 1:
-        for routine in routines:
-            yield _build_one(routine, out_dir, options, cache)
+        for session in sessions:
+            yield _write_one(session, out_dir, cache)
         return
     # Processes, because mixing is Python and numpy; 'spawn', because a fork of a process
     # running threads (speech, progress) can deadlock, and costs only a fresh import here.
+    # The clips stay behind: each process reads its session's from the cache.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=die_with_parent, initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(_build_in_worker, routine, out_dir, options, cache): routine for routine in routines}
+        futures = {pool.submit(_write_in_worker, replace(session, clips=None), out_dir, cache): session
+                   for session in sessions}
         for future in as_completed(futures):
             try:
                 yield future.result()
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as error:  # a worker process that died (out of memory, a crash)
-                yield Failure(futures[future], f"the build process failed: {type(error).__name__}: {error}")
+                yield Failure(futures[future].routine, f"the build process failed: {type(error).__name__}: {error}")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # after Ctrl-C, start no more sessions
 
 
-def _build_one(routine: Routine, out_dir: Path, options: Options, cache: ClipCache) -> BuildResult | Failure:
-    """Build one session whose clips are cached; a failure comes back as a value, because
-    errors with their own __init__ (RoutineError) do not survive the trip between processes."""
+def _write_one(session: Planned, out_dir: Path, cache: ClipCache) -> BuildResult | Failure:
+    """Write one planned session; a failure comes back as a value, because errors with their
+    own __init__ (RoutineError) do not survive the trip between processes."""
     try:
-        return build(routine, out_dir, options, cache, jobs=1, force=True)
+        return write(session, out_dir, cache)
     except VoiceguideError as error:
-        return Failure(routine, str(error))
+        return Failure(session.routine, str(error))
 
 
 _interrupted = False
 """In a worker process: Ctrl-C was pressed; the sessions already queued to it are skipped."""
 
 
-def _build_in_worker(routine: Routine, out_dir: Path, options: Options, cache: ClipCache) -> BuildResult | Failure:
+def _write_in_worker(session: Planned, out_dir: Path, cache: ClipCache) -> BuildResult | Failure:
     global _interrupted
     if _interrupted:
-        return Failure(routine, "interrupted")
+        return Failure(session.routine, "interrupted")
     try:
-        return _build_one(routine, out_dir, options, cache)
+        return _write_one(session, out_dir, cache)
     except KeyboardInterrupt:
         _interrupted = True
         raise

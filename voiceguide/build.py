@@ -1,4 +1,9 @@
-"""The build: load -> plan -> speak -> render -> export for one routine, skipped when up to date."""
+"""The build of one session: load -> speak -> plan, then render -> export -> its files as a set.
+
+The two halves are `speak_and_plan` and `write`; a batch runs the first for many sessions
+at once (each line spoken once for all of them) and hands each planned session to `write`.
+A session whose inputs have not changed since its files were written is not built again.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +23,20 @@ from .errors import RoutineError, Problem
 from .routine.load import load, routine_id
 from .routine.model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
+from .publish.record import FORMAT as RECORD_FORMAT
+from .publish.record import SessionRecord
 from .recipe import CLIP_RECIPE, SAMPLE_RATE
 
 if TYPE_CHECKING:
-    from .speech.speak import ClipCache, SpeechStats
+    import numpy as np
+
+    from .speech.cache import ClipCache
+    from .speech.speak import SpeechStats
 
 # The stages that make audio (speak, render, export, cover) import numpy and friends; they
 # are imported where a session is really built, so an up-to-date check starts fast.
 
-OUTPUT_FORMAT_VERSION = 3  # 2: mutagen tags, chapters, cover, sidecars; 3: swapped in as a set
+
 
 
 @dataclass(frozen=True)
@@ -116,14 +126,14 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
         "voice": asdict(voice),
         "library": library,
         "model": model,
-        "format": OUTPUT_FORMAT_VERSION,
+        "format": RECORD_FORMAT,
         "clips": CLIP_RECIPE,
         "version": __version__,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def current_record(files: dict[str, Path], key: str) -> dict | None:
+def current_record(files: dict[str, Path], key: str) -> SessionRecord | None:
     """The plan record of the last build if it was made from `key` and every file of its set
     is the one that build wrote (same size and modification time), else None.
 
@@ -132,10 +142,11 @@ def current_record(files: dict[str, Path], key: str) -> dict | None:
     from .atomic import stamp
 
     try:
-        recorded = json.loads(files["plan"].read_text())
-        stamps = recorded.get("stamps") or {}
+        recorded = SessionRecord.from_json(files["plan"].read_text())
+        stamps = recorded.stamps
         whole = (
-            recorded.get("build_key") == key
+            recorded.format == RECORD_FORMAT
+            and recorded.build_key == key
             and set(stamps) == {path.name for kind, path in files.items() if kind != "plan"}
             and all(stamp(files["plan"].parent / name) == list(value) for name, value in stamps.items())
         )
@@ -152,29 +163,51 @@ def up_to_date(routine: Routine, out_dir: Path, options: Options = Options()) ->
     started = time.perf_counter()
     narration, voice = options.narration(routine), options.voice_for(routine)
     files = outputs(out_dir, variant_name(routine, narration, voice))
-    return _up_to_date_result(routine, files, build_key(routine, narration, voice), started)
-
-
-def _up_to_date_result(routine: Routine, files: dict[str, Path], key: str, started: float) -> BuildResult | None:
-    record = current_record(files, key)
+    record = current_record(files, build_key(routine, narration, voice))
     if record is None:
         return None
-    return BuildResult(routine, files["mp3"], "up to date", record.get("duration_ms", 0), time.perf_counter() - started)
+    return BuildResult(routine, files["mp3"], "up to date", record.duration_ms, time.perf_counter() - started)
 
 
-def plan_routine(routine: Routine, narration: Narration, voice: Voice, cache: ClipCache, jobs: int = 1) -> tuple[Timeline, dict, SpeechStats]:
-    """Speak every phrase (from the cache where possible), then plan with the real clip lengths.
+@dataclass
+class Planned:
+    """A session spoken and planned, ready to be written: the first half of a build."""
 
-    A session estimated to be over the limit is refused first, before anything is said."""
+    routine: Routine
+    narration: Narration
+    voice: Voice
+    key: str
+    """Its build key."""
+    timeline: Timeline
+    clips: dict[str, np.ndarray] | None
+    """Every line's clip; None when it is to be read from the cache where it is written."""
+    stats: SpeechStats | None = None
+
+
+def speak_and_plan(routine: Routine, options: Options = Options(), cache: ClipCache | None = None, jobs: int = 1) -> Planned:
+    """The first half of a build: speak every line (from the cache where possible, the user's
+    cache by default), then plan with the real clip lengths. A session estimated over the
+    limit is refused first, before anything is said."""
     from .estimate import too_long
-    from .speech.speak import clip_ms, speak
+    from .speech.cache import ClipCache, cache_dir
+    from .speech.speak import speak
 
+    cache = cache or ClipCache(cache_dir())
+    narration, voice = options.narration(routine), options.voice_for(routine)
     over = too_long(routine, narration, voice.rate)
     if over is not None:
         raise RoutineError([over])
     clips, stats = speak(phrases(routine, narration), voice, cache, jobs)
+    return planned_with(routine, options, clips, stats)
+
+
+def planned_with(routine: Routine, options: Options, clips: dict[str, np.ndarray], stats: SpeechStats | None = None) -> Planned:
+    """The session of `routine` planned with `clips` (every line it says, already spoken)."""
+    from .speech.clips import clip_ms
+
+    narration, voice = options.narration(routine), options.voice_for(routine)
     timeline = plan(routine, lambda text: clip_ms(clips[text]), narration)
-    return timeline, clips, stats
+    return Planned(routine, narration, voice, build_key(routine, narration, voice), timeline, clips, stats)
 
 
 def build(
@@ -185,28 +218,35 @@ def build(
     jobs: int = 1,
     force: bool = False,
 ) -> BuildResult:
+    """Build the session of `routine` into `out_dir`, unless it is up to date there."""
     from .atomic import sweep_temporaries
+    from .speech.cache import ClipCache, cache_dir
 
     started = time.perf_counter()
     sweep_temporaries(out_dir)  # every build, up to date or not, clears what killed builds left
-    narration, voice = options.narration(routine), options.voice_for(routine)
-    files = outputs(out_dir, variant_name(routine, narration, voice))
-    mp3 = files["mp3"]
-    key = build_key(routine, narration, voice)
-    if not force and (current := _up_to_date_result(routine, files, key, started)):
+    if not force and (current := up_to_date(routine, out_dir, options)):
         return current
+    planned = speak_and_plan(routine, options, cache or ClipCache(cache_dir()), jobs)
+    return write(planned, out_dir, cache, started)
 
+
+def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, started: float | None = None) -> BuildResult:
+    """The second half of a build: render, encode and write the session's files as one set."""
     from .atomic import StagedSet, ensure_dir
-    from .publish.cover import cover_png
     from .audio.export import Tags, export
     from .audio.render import render
+    from .publish.cover import cover_png
     from .publish.sidecars import chapters_json, transcript_vtt
-    from .speech.speak import ClipCache, cache_dir
+    from .speech.cache import ClipCache, cache_dir
 
-    cache = cache or ClipCache(cache_dir())
+    started = time.perf_counter() if started is None else started
+    routine, timeline = planned.routine, planned.timeline
+    clips = planned.clips
+    if clips is None:  # planned in another process: the clips are in the cache
+        from .speech.speak import speak
 
-    # Speak, then plan with the real clip lengths, then render and encode as one stream.
-    timeline, clips, stats = plan_routine(routine, narration, voice, cache, jobs)
+        clips, _ = speak(phrases(routine, planned.narration), planned.voice, cache or ClipCache(cache_dir()))
+    files = outputs(out_dir, variant_name(routine, planned.narration, planned.voice))
     ensure_dir(out_dir)
     # Every file is written under a temporary name, then the set is swapped in at once, the
     # plan record last: a failed build changes nothing, and builds of the same name never mix.
@@ -217,28 +257,28 @@ def build(
         with ThreadPoolExecutor(max_workers=1) as background:
             # The cover is drawn while the encoder runs; it is needed only for the tags.
             cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
-            session = partial(render, timeline, clips, SAMPLE_RATE, narration.chimes)
-            export(session, staged.path(mp3), SAMPLE_RATE, tags, timeline.chapters, cover.result)
+            session = partial(render, timeline, clips, SAMPLE_RATE, planned.narration.chimes)
+            export(session, staged.path(files["mp3"]), SAMPLE_RATE, tags, timeline.chapters, cover.result)
         staged.write(files["cover"], cover.result())
-        record = {
-            "format": OUTPUT_FORMAT_VERSION,
-            "routine": routine.id,
-            "title": routine.title,
-            "summary": routine.summary,
-            "source": routine.source,
-            "build_key": key,
-            "mp3_bytes": staged.stamp(mp3)[0],
-            "duration_ms": timeline.duration_ms,
-            "files": {kind: path.name for kind, path in files.items()},
-            "stamps": {path.name: staged.stamp(path) for kind, path in files.items() if kind != "plan"},
-            "settings": {"narration": asdict(narration), "voice": asdict(voice)},
-            "notes": list(timeline.notes),
-            "chapters": [asdict(c) for c in timeline.chapters],
-            "events": timeline.to_json(),
-        }
-        staged.write(files["plan"], json.dumps(record, indent=1, ensure_ascii=False).encode())
+        record = SessionRecord(
+            title=routine.title,
+            duration_ms=timeline.duration_ms,
+            routine=routine.id,
+            summary=routine.summary,
+            source=routine.source,
+            build_key=planned.key,
+            mp3_bytes=staged.stamp(files["mp3"])[0],
+            files={kind: path.name for kind, path in files.items()},
+            stamps={path.name: staged.stamp(path) for kind, path in files.items() if kind != "plan"},
+            settings={"narration": asdict(planned.narration), "voice": asdict(planned.voice)},
+            notes=list(timeline.notes),
+            chapters=[asdict(c) for c in timeline.chapters],
+            events=timeline.to_json(),
+        )
+        staged.write(files["plan"], record.to_json())
         staged.commit(last=files["plan"])
-    return BuildResult(routine, mp3, "built", timeline.duration_ms, time.perf_counter() - started, stats, timeline.notes)
+    return BuildResult(routine, files["mp3"], "built", timeline.duration_ms, time.perf_counter() - started,
+                       planned.stats, timeline.notes)
 
 
 def outputs(out_dir: Path, name: str) -> dict[str, Path]:

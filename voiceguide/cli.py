@@ -11,12 +11,15 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .speech.engines import NAMES as ENGINES
 from .errors import RoutineError, VoiceguideError
-from .routine.model import format_clock
+from .routine.model import (
+    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, RATE_RANGE, VERBOSITIES, Narration, Voice, format_clock,
+)
 from .routine.text import printable
 
 ROUTINES_DIR = Path("routines")
+OUT_DIR = Path("out")
+_DIRECTORY = click.Path(file_okay=False, path_type=Path)
 
 
 def _jobs_default() -> int:
@@ -59,18 +62,27 @@ def cli() -> None:
     """
 
 
+def routines_option(help: str = "Where to look for routines."):
+    """--routines: the routines directory, for every command that reads or writes routines."""
+    return click.option("--routines", "routines_dir", type=_DIRECTORY, default=ROUTINES_DIR, show_default=True, help=help)
+
+
+def out_option(help: str = "Output directory."):
+    """--out: the directory sessions are built into, published in and served from."""
+    return click.option("--out", "out_dir", type=_DIRECTORY, default=OUT_DIR, show_default=True, help=help)
+
+
 def narration_options(command):
     """Options shared by build and plan; each overrides the routine's own default."""
     options = [
-        click.option("--verbosity", type=click.Choice(["full", "brief", "minimal"]), help="How much is said (default: the routine's, else full)."),
-        click.option("--countdown", type=click.Choice(["0", "3", "5"]), help="Seconds counted down at the end of each hold."),
+        click.option("--verbosity", type=click.Choice(VERBOSITIES), help=f"How much is said (default: the routine's, else {Narration.verbosity})."),
+        click.option("--countdown", type=click.Choice([str(seconds) for seconds in COUNTDOWNS]), help="Seconds counted down at the end of each hold."),
         click.option("--halfway/--no-halfway", default=None, help="Say 'halfway' in the middle of holds."),
-        click.option("--hold-scale", type=click.FloatRange(0.25, 4.0), help="Multiply every hold, e.g. 1.5."),
-        click.option("--chimes", type=click.Choice(["soft", "bright", "none"]), help="Chime sound (default soft)."),
+        click.option("--hold-scale", type=click.FloatRange(*HOLD_SCALE_RANGE), help="Multiply every hold, e.g. 1.5."),
+        click.option("--chimes", type=click.Choice(CHIME_STYLES), help=f"Chime sound (default {Narration.chimes})."),
         click.option("--voice", help="Voice of the engine: an id from 'voiceguide voices', or a Piper .onnx file."),
-        click.option("--rate", type=click.IntRange(80, 400), help="Speaking rate in words per minute (default 160)."),
+        click.option("--rate", type=click.IntRange(*RATE_RANGE), help=f"Speaking rate in words per minute (default {Voice.rate})."),
         click.option("--engine", type=click.Choice(ENGINES), help="Speech engine: pyttsx3 (eSpeak NG, the default) or piper (a natural voice)."),
-        click.option("--routines", "routines_dir", type=click.Path(file_okay=False, path_type=Path), default=ROUTINES_DIR, show_default=True, help="Where routine names are looked up."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -104,26 +116,31 @@ def _options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, eng
     )
 
 
-def _check_voice(options, routines) -> None:
-    """A --voice that the engine of any of the routines does not have is refused before anything starts."""
+def _load(paths: list[Path], options=None) -> list:
+    """The routines at `paths`, each checked whole (its voice against its engine's voices, and
+    a --voice against the engine of each), before any work starts."""
+    from .routine.load import load_all
     from .speech.voices import problem
 
-    if options.voice is None:
-        return
+    routines = load_all(paths, voice_problem=problem)
+    if options is None or options.voice is None:
+        return routines
     for engine in dict.fromkeys(options.voice_for(routine).engine for routine in routines):
         why = problem(engine, options.voice)
         if why:
             raise VoiceguideError(f"--voice: {why}")
+    return routines
 
 
 @cli.command()
 @click.argument("routines", nargs=-1)
 @click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
+@out_option()
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=_jobs_default, help="Parallel speech and encoding workers (default: CPU cores).")
 @base_url_option
 @narration_options
+@routines_option()
 def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **narration):
     """Build narrated MP3 sessions from routines.
 
@@ -141,7 +158,6 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
     """
     from .batch import build_batch
     from .build import all_routines, resolve
-    from .routine.load import load_all
 
     if build_all:
         paths = all_routines(routines_dir)
@@ -151,8 +167,7 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
         paths = [resolve(name, routines_dir) for name in routines]
     else:
         raise click.UsageError("name a routine (e.g. 'voiceguide build sore-back') or use --all")
-    loaded = load_all(paths)  # every routine is checked before any work starts
-    _check_voice(_options(**narration), loaded)
+    loaded = _load(paths, _options(**narration))  # every routine is checked before any work starts
     progress = _Progress(live=sys.stdout.isatty())
     try:
         result = build_batch(
@@ -174,7 +189,7 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Output directory.")
+@out_option()
 @base_url_option
 def publish(out_dir, base_url):
     """Write OUT/index.html, OUT/feed.xml and OUT/playlist.m3u for the sessions in OUT.
@@ -201,7 +216,7 @@ def publish(out_dir, base_url):
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="The directory to serve.")
+@out_option("The directory to serve.")
 @click.option("--host", help="Address to listen on (default 127.0.0.1: this machine only).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8000, or a free one if 8000 is taken; 0: any free one).")
 @click.option("--lan", is_flag=True, help="Listen on this machine's local network address and show a QR code for a phone.")
@@ -312,6 +327,7 @@ def _report_failures(failures) -> None:
 @click.argument("routine")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON events (start_ms, end_ms, kind, text).")
 @narration_options
+@routines_option()
 def plan(routine, as_json, routines_dir, **narration):
     """Print the plan of a session: what the listener hears, and when.
 
@@ -320,19 +336,17 @@ def plan(routine, as_json, routines_dir, **narration):
       voiceguide plan sore-back
       voiceguide plan sore-back --json > plan.json
     """
-    from .build import load_routine, plan_routine
+    from .build import resolve, speak_and_plan
     from .plan import plan_json, script
-    from .speech.speak import ClipCache, cache_dir
 
-    loaded = load_routine(routine, routines_dir)
     options = _options(**narration)
-    _check_voice(options, [loaded])
-    timeline, _, _ = plan_routine(loaded, options.narration(loaded), options.voice_for(loaded), ClipCache(cache_dir()), jobs=_jobs_default())
+    (loaded,) = _load([resolve(routine, routines_dir)], options)
+    timeline = speak_and_plan(loaded, options, jobs=_jobs_default()).timeline
     click.echo(plan_json(timeline) if as_json else script(timeline))
 
 
 @cli.command(name="list")
-@click.option("--routines", "routines_dir", type=click.Path(file_okay=False, path_type=Path), default=ROUTINES_DIR, show_default=True, help="Where to look for routines.")
+@routines_option()
 def list_routines(routines_dir):
     """List the routines with their exercise counts and durations.
 
@@ -342,9 +356,8 @@ def list_routines(routines_dir):
     """
     from .batch import Failure, plan_all
     from .build import all_routines
-    from .routine.load import load_all
 
-    loaded = load_all(all_routines(routines_dir))
+    loaded = _load(all_routines(routines_dir))
     if not loaded:
         raise click.ClickException(f"no routines (*.yaml) in {routines_dir}/")
     timelines = plan_all(loaded, jobs=_jobs_default())  # each phrase spoken once, for all of them
@@ -361,7 +374,7 @@ def list_routines(routines_dir):
 
 @cli.command()
 @click.argument("name")
-@click.option("--routines", "routines_dir", type=click.Path(file_okay=False, path_type=Path), default=ROUTINES_DIR, show_default=True, help="Where to write the routine.")
+@routines_option("Where to write the routine.")
 def new(name, routines_dir):
     """Write a commented starter routine, NAME.yaml, that builds as it is.
 
@@ -379,7 +392,7 @@ def new(name, routines_dir):
 
 
 @cli.command()
-@click.option("--routines", "routines_dir", type=click.Path(file_okay=False, path_type=Path), default=ROUTINES_DIR, show_default=True, help="Where to look for routines.")
+@routines_option()
 def check(routines_dir):
     """Check every routine, the speech engines and ffmpeg, and say how to fix what fails.
 

@@ -35,7 +35,9 @@ def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
 
 
 def _check_speech(name: str, wanted: bool) -> tuple[bool | None, str]:
-    from .speech.speak import SAMPLE_RATE, ClipCache, speak
+    from .recipe import SAMPLE_RATE
+    from .speech.cache import ClipCache
+    from .speech.speak import speak
 
     engine = engines.get(name)
     if not engine.installed():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .errors import Problem
 from .routine.model import Exercise, Narration, Routine
-from .plan import LINE_GAP_MS, MAX_SESSION_MS, SpeechMeasure, Timeline, lay_out
+from .plan import LINE_GAP_MS, MAX_SESSION_MS, SpeechMeasure, lay_out, over_limit_problem, too_long_problem
 
 ESTIMATE_SHARE = 0.5
 """An estimated clip lasts this share of words x 60 / rate seconds. Measured on the shipped
@@ -24,7 +24,6 @@ routines' 337 lines, clips last 0.60 to 2 times words x 60 / rate with eSpeak NG
 (0.89 in the middle), 0.56 and up with Piper's joe voice at 160 wpm, 0.71 and up at 250:
 the estimate stays under every one of them, and a whole session under it by far."""
 
-_CHANGE = {"reps": "fewer reps", "hold": "a shorter hold", "flow": "fewer or shorter moves"}
 
 
 def too_long(routine: Routine, narration: Narration | None = None, rate: int | None = None,
@@ -38,19 +37,11 @@ def too_long(routine: Routine, narration: Narration | None = None, rate: int | N
     floors = [exercise_floor_ms(exercise, narration) for exercise in routine.exercises]
     floor = sum(floors) + sum(exercise.rest_ms for exercise in routine.exercises[:-1])
     if floor > MAX_SESSION_MS:
-        return _problem(routine, floors, floor, "at least", "in holds, rests and switches alone", path)
+        return over_limit_problem(routine, floors, floor, "at least", "in holds, rests and switches alone", path)
     timeline = lay_out(routine, estimated_speech(rate or routine.voice.rate), narration, overlays=False)
     if timeline.duration_ms > MAX_SESSION_MS:
         return too_long_problem(routine, timeline, "with its speech estimated, before any is made", path, "at least")
     return None
-
-
-def too_long_problem(routine: Routine, timeline: Timeline, how: str, path: str | None = None,
-                     bound: str = "") -> Problem:
-    """The message for a planned session over the limit, at its longest exercise."""
-    exercise_chapters = timeline.chapters[1: 1 + len(routine.exercises)]  # after the introduction
-    spans = [chapter.end_ms - chapter.start_ms for chapter in exercise_chapters]
-    return _problem(routine, spans, timeline.duration_ms, bound, how, path)
 
 
 def estimated_speech(rate: int) -> SpeechMeasure:
@@ -69,26 +60,3 @@ def exercise_floor_ms(exercise: Exercise, narration: Narration) -> int:
         return sides * exercise.reps * round_ms + (sides - 1) * exercise.switch_ms
     holds = exercise.reps * sides * round(exercise.hold_ms * scale)
     return holds + (exercise.reps - 1) * exercise.rest_ms + exercise.reps * (sides - 1) * exercise.switch_ms
-
-
-def _problem(routine: Routine, spans: list[int], total: int, bound: str, how: str, path: str | None) -> Problem:
-    path = path if path is not None else str(routine.path)
-    found = f"found {bound + ' ' if bound else ''}{hours(total)} {how}"
-    expected = f"expected a session of at most {hours(MAX_SESSION_MS)}"
-    if not spans:
-        return Problem(path, 1, 1, f"{expected}, {found}")
-    index = max(range(len(spans)), key=spans.__getitem__)
-    exercise = routine.exercises[index]
-    key = "reps" if exercise.reps > 1 else "flow" if exercise.flow else "hold"
-    places = {place[0]: place[1:] for place in exercise.places}
-    where, line, column = places.get(key, (f"exercises[{index}]", exercise.line, 0))
-    share = f"exercises[{index}] takes {hours(spans[index])} of it: {_CHANGE[key]}"
-    return Problem(path, line, column, f"{where}: {expected}, {found} ({share})")
-
-
-def hours(ms: int) -> str:
-    """10_800_000 -> '3h', 11_100_000 -> '3h05m', 2_700_000 -> '45m'."""
-    whole_hours, minutes = divmod(round(ms / 60_000), 60)
-    if not whole_hours:
-        return f"{minutes}m"
-    return f"{whole_hours}h{minutes:02d}m" if minutes else f"{whole_hours}h"

@@ -13,8 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
-from .audio.chimes import CHIME_MS
-from .errors import RoutineError
+from .errors import Problem, RoutineError
 from .routine.model import Exercise, Narration, Routine, format_duration
 
 SpeechMeasure = Callable[[str], int]
@@ -30,6 +29,8 @@ CUE_GAP_MS = 250  # minimum silence between lines laid over a hold
 TAIL_MS = 1500  # silence after the final chime has rung out
 
 NUMBER_WORDS = {1: "One.", 2: "Two.", 3: "Three.", 4: "Four.", 5: "Five."}
+CHIME_MS = {"hold_start": 1400, "hold_end": 1400, "next": 1800, "end": 3000}
+"""How long each chime rings (audio/chimes.py makes them exactly this long)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,6 @@ def plan(routine: Routine, speech_ms: SpeechMeasure, narration: Narration | None
     """Lay out the whole session on one absolute timeline; RoutineError if it is too long."""
     timeline = lay_out(routine, speech_ms, narration)
     if timeline.duration_ms > MAX_SESSION_MS:
-        from .estimate import too_long_problem
-
         raise RoutineError([too_long_problem(routine, timeline, "once its speech is made")])
     return timeline
 
@@ -354,3 +353,39 @@ def _spoken_duration(ms: int) -> str:
     if seconds or not minutes:
         parts.append(f"{seconds} second" + ("s" if seconds != 1 else ""))
     return " ".join(parts)
+
+
+# -- a session over the limit, and where to change it ------------------------------------
+
+_CHANGE = {"reps": "fewer reps", "hold": "a shorter hold", "flow": "fewer or shorter moves"}
+
+
+def too_long_problem(routine: Routine, timeline: Timeline, how: str, path: str | None = None,
+                     bound: str = "") -> Problem:
+    """The message for a planned session over the limit, at its longest exercise."""
+    exercise_chapters = timeline.chapters[1: 1 + len(routine.exercises)]  # after the introduction
+    spans = [chapter.end_ms - chapter.start_ms for chapter in exercise_chapters]
+    return over_limit_problem(routine, spans, timeline.duration_ms, bound, how, path)
+
+
+def over_limit_problem(routine: Routine, spans: list[int], total: int, bound: str, how: str, path: str | None) -> Problem:
+    path = path if path is not None else str(routine.path)
+    found = f"found {bound + ' ' if bound else ''}{hours(total)} {how}"
+    expected = f"expected a session of at most {hours(MAX_SESSION_MS)}"
+    if not spans:
+        return Problem(path, 1, 1, f"{expected}, {found}")
+    index = max(range(len(spans)), key=spans.__getitem__)
+    exercise = routine.exercises[index]
+    key = "reps" if exercise.reps > 1 else "flow" if exercise.flow else "hold"
+    places = {place[0]: place[1:] for place in exercise.places}
+    where, line, column = places.get(key, (f"exercises[{index}]", exercise.line, 0))
+    share = f"exercises[{index}] takes {hours(spans[index])} of it: {_CHANGE[key]}"
+    return Problem(path, line, column, f"{where}: {expected}, {found} ({share})")
+
+
+def hours(ms: int) -> str:
+    """10_800_000 -> '3h', 11_100_000 -> '3h05m', 2_700_000 -> '45m'."""
+    whole_hours, minutes = divmod(round(ms / 60_000), 60)
+    if not whole_hours:
+        return f"{minutes}m"
+    return f"{whole_hours}h{minutes:02d}m" if minutes else f"{whole_hours}h"

@@ -1,18 +1,13 @@
-"""Chimes: bell-like tones synthesized from decaying partials; nothing is downloaded.
+"""Stage 4, render: chimes, bell-like tones synthesized from decaying partials; nothing is downloaded.
 
-Lengths are fixed here so the planner can place chimes without making any audio.
+Their lengths are the planner's (plan.CHIME_MS), so chimes are placed without making any audio.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-CHIME_MS = {
-    "hold_start": 1400,
-    "hold_end": 1400,
-    "next": 1800,
-    "end": 3000,
-}
+from ..plan import CHIME_MS
 
 # (note onset in ms, fundamental Hz) for each chime and style: one strike to start a hold, a
 # lower one to end it, a rising pair for the next exercise, a falling triad to close.

@@ -11,7 +11,7 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from .chimes import chime
-from .loudness import CEILING_DBTP, limiter_gain
+from ..speech.loudness import CEILING_DBTP, limiter_gain
 from ..plan import Timeline
 
 BLOCK_MS = 5000

@@ -15,7 +15,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 if TYPE_CHECKING:
-    from ..publish import Session
+    from .sessions import Session
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 FEED_TITLE = "voiceguide sessions"
@@ -25,7 +25,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the date of a feed with no
 def feed_xml(sessions: list[Session], base_url: str) -> bytes:
     """The feed, every file named by an absolute URL under `base_url`. The same sessions
     give the same bytes (no build time in it), so an unchanged feed is not rewritten."""
-    from ..publish import FEED_NAME, INDEX_NAME
+    from .sessions import FEED_NAME, INDEX_NAME
 
     base = base_url.rstrip("/") + "/"
     feed = FeedGenerator()

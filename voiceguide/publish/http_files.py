@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 from urllib.parse import unquote, urlsplit
 
-from ..publish import FEED_NAME, INDEX_NAME, read_sessions
+from .sessions import FEED_NAME, INDEX_NAME, read_sessions
 
 # What a client may send, and how long it may take to be answered.
 SEND_TIMEOUT = 30.0  # seconds a client may take to accept each piece of an answer (a paused player)

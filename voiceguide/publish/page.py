@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from ..publish import Session
+    from .sessions import Session
 
 
 def index_html(sessions: list[Session]) -> str:

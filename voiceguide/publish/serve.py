@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import OutputError
-from ..publish import DEFAULT_PORT
+from .sessions import DEFAULT_PORT
 from .http_files import FileHandler, requested_range
 
 # requested_range is http_files', named here too: it is the rule this server applies to a Range header.

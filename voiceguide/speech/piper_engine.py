@@ -25,7 +25,8 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-from .engines import ProcessWorker, Say, VoiceInfo, in_fork, serve
+from .interface import VoiceInfo
+from .workers import ProcessWorker, Say, in_fork, serve
 from ..errors import SpeechError
 from ..routine.model import Voice
 
@@ -201,11 +202,11 @@ def _start(model: str, config_path: str, rate: int, threads: int) -> Say:
     from phonemizer.backend import EspeakBackend
     from piper_onnx import Piper
 
-    from .speak import finish_samples
+    from .clips import finish_samples
 
     # Piper draws noise (its voice's noise_scale and noise_w) from onnxruntime's random
     # generators, which are seeded when the session is made and move on with every line.
-    # With a fixed seed and every line said in a fork of the fresh session (engines.in_fork),
+    # With a fixed seed and every line said in a fork of the fresh session (workers.in_fork),
     # each line gets the same noise whatever was said before: the same clip on every build.
     onnxruntime.set_seed(SEED)
     options = onnxruntime.SessionOptions()

@@ -10,16 +10,16 @@ is this module run as a program.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import os
 import re
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
-from .engines import ProcessWorker, Say, VoiceInfo, in_fork, serve
+from .espeak_library import library, wheel_library
+from .interface import VoiceInfo
+from .workers import ProcessWorker, Say, in_fork, serve
 from ..errors import SpeechError
 from ..routine.model import Voice
 
@@ -27,33 +27,6 @@ NAME = "pyttsx3"
 SAMPLE_RATE = 22050  # what the eSpeak driver writes
 DEFAULT_VOICE = "gmw/en-us"
 STARTUP_TIMEOUT_S = 30.0
-LIBRARY_ENV = "VOICEGUIDE_ESPEAK_LIBRARY"
-
-
-@lru_cache(maxsize=None)  # find_library runs ldconfig and gcc: tens of ms, asked for per session
-def library() -> tuple[str, str]:
-    """Which eSpeak NG library the workers load: (path or soname, identity for cache keys).
-
-    $VOICEGUIDE_ESPEAK_LIBRARY if set (a libespeak-ng.so file); else a system eSpeak NG;
-    else the copy in the espeakng-loader wheel.
-    """
-    chosen = os.environ.get(LIBRARY_ENV)
-    if chosen:
-        if not Path(chosen).is_file():
-            raise SpeechError(f"${LIBRARY_ENV}: expected an eSpeak NG library file, found no file {chosen}")
-        return chosen, f"file-{os.path.realpath(chosen)}"
-    system = ctypes.util.find_library("espeak-ng")
-    if system:
-        return system, f"system-{_installed_file(system)}"
-    try:
-        import espeakng_loader
-        from importlib.metadata import version
-    except ImportError:
-        raise SpeechError(
-            "eSpeak NG not found: install it with 'pip install espeakng-loader' "
-            "or 'sudo apt-get install espeak-ng'"
-        ) from None
-    return espeakng_loader.get_library_path(), f"espeakng-loader-{version('espeakng-loader')}"
 
 
 class Worker(ProcessWorker):
@@ -81,22 +54,6 @@ def installed() -> bool:
     return True  # a dependency of voiceguide itself
 
 
-def wheel_library(path: str) -> bool:
-    """Whether `path` is the espeakng-loader wheel's copy of eSpeak NG."""
-    return "espeakng_loader" in Path(path).parts
-
-
-def _installed_file(soname: str) -> str:
-    """The file a system soname points to (its name carries the version: ...so.1.51), so an
-    upgrade of eSpeak NG makes new cache keys."""
-    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
-                      "/usr/local/lib", "/lib"):
-        candidate = Path(directory) / soname
-        if candidate.exists():
-            return os.path.realpath(candidate)
-    return soname
-
-
 def identity(voice: Voice) -> tuple[str, str]:
     from importlib.metadata import version
 
@@ -119,22 +76,9 @@ def worker(voice: Voice, workers: int) -> Worker:
 
 
 def voices() -> list[VoiceInfo]:
-    return [VoiceInfo(NAME, id, language, SAMPLE_RATE) for id, language in list_voices()]
+    from .voices import list_espeak_voices
 
-
-def list_voices() -> list[tuple[str, str]]:
-    """(voice id, language) for each eSpeak NG voice, read by a short-lived worker."""
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "voiceguide.speech.pyttsx3_engine", "--voices"],
-            capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        raise SpeechError(f"pyttsx3 did not list its voices within {STARTUP_TIMEOUT_S:.0f} s") from None
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        raise SpeechError(f"pyttsx3 could not list voices: {last}")
-    return [tuple(v) for v in json.loads(result.stdout)]
+    return [VoiceInfo(NAME, id, language, SAMPLE_RATE) for id, language in list_espeak_voices()]
 
 
 # -- the worker process ----------------------------------------------------------------
@@ -209,7 +153,7 @@ class Espeak:
 
 
 def _start(voice: str, rate: int) -> Say:
-    """Set eSpeak NG up once; say every line from that set-up, untouched (engines.in_fork).
+    """Set eSpeak NG up once; say every line from that set-up, untouched (workers.in_fork).
 
     Without the fork, the same line came out up to 200 samples longer or shorter, with other
     samples, depending on what the worker had said before. A fork costs about 2 ms; eSpeak NG
@@ -218,7 +162,7 @@ def _start(voice: str, rate: int) -> Say:
     import numpy  # noqa: F401  (imported before the forks, so no line pays for it)
 
     espeak = Espeak(voice, rate)
-    from .speak import finish_samples
+    from .clips import finish_samples
 
     return in_fork(lambda text, path: finish_samples(espeak.synthesize(text), SAMPLE_RATE, path, text, rate))
 

@@ -10,7 +10,10 @@ Piper takes a bundled voice's id or a path to a .onnx file.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +26,10 @@ _SYSTEM_DATA_DIRS = (
     "/usr/lib64/espeak-ng-data", "/usr/share/espeak-ng-data", "/usr/local/share/espeak-ng-data",
 )
 _MAX_LISTED = 348  # eSpeak NG's voice list holds N_VOICES_LIST - 2 files and ignores the rest
+
+
+LIST_TIMEOUT_S = 30.0
+"""How long a worker may take to list eSpeak NG's voices."""
 
 
 def problem(engine: str, voice: str) -> str | None:
@@ -110,9 +117,7 @@ def espeak_voice_ids() -> tuple[str, ...]:
     """
     data = espeak_data_dir()
     if data is None:
-        from .pyttsx3_engine import list_voices
-
-        return tuple(sorted(voice_id.lower() for voice_id, _ in list_voices()))
+        return tuple(sorted(voice_id.lower() for voice_id, _ in list_espeak_voices()))
     files: list[tuple[str, str, int]] = []
     for kind in ("voices", "lang"):
         root = data / kind
@@ -156,7 +161,7 @@ def espeak_data_dir() -> Path | None:
     itself, then ~/espeak-ng-data, then the directory it was built for (a system library's,
     which is one of _SYSTEM_DATA_DIRS on the usual systems).
     """
-    from .pyttsx3_engine import library, wheel_library
+    from .espeak_library import library, wheel_library
 
     path, _ = library()  # SpeechError without eSpeak NG
     setting = os.environ.get("ESPEAK_DATA_PATH")
@@ -188,3 +193,18 @@ def _piper_problem(voice: str) -> str | None:
     bundled = ", ".join(known) or "none installed"
     return (f"expected a bundled Piper voice ({bundled}) or a path to a .onnx file, "
             f"found unknown voice {shown(voice)!r}{_nearest(voice, known)}")
+
+
+def list_espeak_voices() -> list[tuple[str, str]]:
+    """(voice id, language) for each eSpeak NG voice, read by a short-lived worker."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "voiceguide.speech.pyttsx3_engine", "--voices"],
+            capture_output=True, text=True, timeout=LIST_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise SpeechError(f"pyttsx3 did not list its voices within {LIST_TIMEOUT_S:.0f} s") from None
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SpeechError(f"pyttsx3 could not list voices: {last}")
+    return [tuple(v) for v in json.loads(result.stdout)]

@@ -1,0 +1,58 @@
+"""Stage 2, speak: which eSpeak NG library the pyttsx3 workers load, and where its data is.
+
+Kept apart from the engine so that listing and checking voices (voices.py) and the engine's
+identity for cache keys can find it without starting eSpeak NG.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import SpeechError
+
+LIBRARY_ENV = "VOICEGUIDE_ESPEAK_LIBRARY"
+
+
+@lru_cache(maxsize=None)  # find_library runs ldconfig and gcc: tens of ms, asked for per session
+def library() -> tuple[str, str]:
+    """Which eSpeak NG library the workers load: (path or soname, identity for cache keys).
+
+    $VOICEGUIDE_ESPEAK_LIBRARY if set (a libespeak-ng.so file); else a system eSpeak NG;
+    else the copy in the espeakng-loader wheel.
+    """
+    chosen = os.environ.get(LIBRARY_ENV)
+    if chosen:
+        if not Path(chosen).is_file():
+            raise SpeechError(f"${LIBRARY_ENV}: expected an eSpeak NG library file, found no file {chosen}")
+        return chosen, f"file-{os.path.realpath(chosen)}"
+    system = ctypes.util.find_library("espeak-ng")
+    if system:
+        return system, f"system-{_installed_file(system)}"
+    try:
+        import espeakng_loader
+        from importlib.metadata import version
+    except ImportError:
+        raise SpeechError(
+            "eSpeak NG not found: install it with 'pip install espeakng-loader' "
+            "or 'sudo apt-get install espeak-ng'"
+        ) from None
+    return espeakng_loader.get_library_path(), f"espeakng-loader-{version('espeakng-loader')}"
+
+
+def wheel_library(path: str) -> bool:
+    """Whether `path` is the espeakng-loader wheel's copy of eSpeak NG."""
+    return "espeakng_loader" in Path(path).parts
+
+
+def _installed_file(soname: str) -> str:
+    """The file a system soname points to (its name carries the version: ...so.1.51), so an
+    upgrade of eSpeak NG makes new cache keys."""
+    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
+                      "/usr/local/lib", "/lib"):
+        candidate = Path(directory) / soname
+        if candidate.exists():
+            return os.path.realpath(candidate)
+    return soname
