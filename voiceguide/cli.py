@@ -15,7 +15,7 @@ from .errors import RoutineError, VoiceguideError
 from .routine.model import (
     CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, RATE_RANGE, VERBOSITIES, Narration, Voice, format_clock,
 )
-from .routine.text import printable
+from .text import printable
 
 ROUTINES_DIR = Path("routines")
 OUT_DIR = Path("out")

@@ -12,7 +12,7 @@ from .speech import engines
 from .errors import VoiceguideError
 from .routine.load import load
 from .routine.model import Voice
-from .routine.text import printable
+from .text import printable
 
 
 def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .routine.text import printable
+from .text import printable
 
 
 class VoiceguideError(Exception):

@@ -109,7 +109,7 @@ def _plain_name(name: object) -> bool:
 def _check_text(session: Session) -> None:
     """Raise ValueError unless every text of the session is a string that can be written
     anywhere: lxml refuses a whole feed over one control character."""
-    from ..routine.text import describe_character, unsafe_character
+    from ..text import describe_character, unsafe_character
 
     texts = {
         "file name": session.name, "routine": session.routine, "title": session.title,

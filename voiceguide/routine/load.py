@@ -31,7 +31,7 @@ from ..errors import Problem, RoutineError
 from ..estimate import too_long
 from .model import CHIME_STYLES, COUNTDOWNS, VERBOSITIES, Cue, Exercise, Move, Narration, Routine, Voice, format_duration
 from .files import NotAFile, read_regular_file
-from .text import describe_character, sayable, shown, unsafe_character
+from ..text import describe_character, sayable, shown, unsafe_character
 
 # Limits, documented in docs/routine-format.md.
 MAX_FILE_BYTES = 256 * 1024

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import SpeechError
-from ..routine.text import describe_character, shown
+from ..text import describe_character, shown
 
 ESPEAK_DEFAULT = "gmw/en-us"
 _SYSTEM_DATA_DIRS = (
