@@ -130,9 +130,11 @@ def test_the_espeak_voices_read_from_its_data_are_the_ones_it_lists():
     ('"gmw/en-us\\0"', "found the control character U+0000"),
 ])
 def test_a_bad_voice_in_a_routine_is_refused_at_its_place(tmp_path, voice, found):
+    from voiceguide.speech import voices
+
     path = write(tmp_path / "r.yaml", f"title: R\ndefaults:\n  voice: {voice}\nexercises:\n  - name: Reach\n")
     with pytest.raises(RoutineError) as error:
-        load(path)
+        load(path, voice_problem=voices.problem)
     (problem,) = error.value.problems
     assert (problem.line, problem.column) == (3, 10)
     assert problem.message.startswith("defaults.voice: expected ")

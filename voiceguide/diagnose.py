@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import tools
-from .speech import engines
+from .speech import engines, voices
 from .errors import VoiceguideError
 from .routine.load import load
 from .routine.model import Voice
@@ -23,7 +23,7 @@ def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
     wanted = set()
     for path in routine_paths:
         try:
-            routine = load(path)
+            routine = load(path, voice_problem=voices.problem)
             wanted.add(routine.voice.engine)
             yield True, printable(f"{path}: {len(routine.exercises)} exercises")
         except VoiceguideError as error:

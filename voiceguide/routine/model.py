@@ -8,6 +8,12 @@ from pathlib import Path
 VERBOSITIES = ("full", "brief", "minimal")
 COUNTDOWNS = (0, 3, 5)
 CHIME_STYLES = ("soft", "bright", "none")
+ENGINES = ("pyttsx3", "piper")
+"""Every speech engine, the default first."""
+HOLD_SCALE_RANGE = (0.25, 4.0)
+"""The smallest and largest hold_scale."""
+RATE_RANGE = (80, 400)
+"""The slowest and fastest speaking rate, in words per minute."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Move:
 
     text: str
     """What to say when moving into this position."""
-    hold_ms: int
+    hold_ms: int = 3_000
     """How long to stay there once the line has been said."""
 
 
@@ -38,11 +44,11 @@ class Exercise:
     """Spoken when the exercise starts and in previews; the chapter title."""
     steps: tuple[str, ...]
     """How to get into position, one spoken line each."""
-    hold_ms: int
+    hold_ms: int = 30_000
     """How long each hold lasts, on each side."""
-    reps: int
+    reps: int = 1
     """How many times the hold (or the whole flow) is done."""
-    rest_ms: int
+    rest_ms: int = 10_000
     """Rest after each rep, and after the exercise before the next one."""
     sides: tuple[str, ...] = ()
     """Side names ("right", "left"); empty when the exercise has no sides."""
@@ -79,8 +85,8 @@ class Narration:
 class Voice:
     """Which engine speaks, with which voice and rate."""
 
-    engine: str = "pyttsx3"
-    """Speech engine name."""
+    engine: str = ENGINES[0]
+    """Speech engine name, one of ENGINES."""
     voice: str = ""
     """Engine voice id; '' for the engine's default English voice."""
     rate: int = 160

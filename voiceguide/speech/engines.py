@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 
 from ..errors import SpeechError
+from ..routine.model import ENGINES
 from .interface import Engine
 
-NAMES = ("pyttsx3", "piper")
+NAMES = ENGINES
 """Every engine, the default first."""
 _MODULES = {"pyttsx3": "voiceguide.speech.pyttsx3_engine", "piper": "voiceguide.speech.piper_engine"}
 

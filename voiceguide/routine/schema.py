@@ -1,0 +1,279 @@
+"""Stage 1, load: the routine's keys (which each mapping has, what each holds) read into the model.
+
+Unknown keys are errors. The keys of `defaults:` are tables: each names the reader of its
+value, that reader's range or choices, and the model field it sets; a key left out keeps
+the model's default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from yaml.nodes import Node, ScalarNode, SequenceNode
+
+from .fields import Field, FieldReader
+from .model import (
+    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, RATE_RANGE, VERBOSITIES,
+    Cue, Exercise, Move, Narration, Routine, Voice, format_duration,
+)
+from ..text import shown
+from .yaml_nodes import STR, Problems, describe, place
+
+# Limits, documented in docs/routine-format.md.
+MAX_EXERCISES = 100
+MAX_HOLD_MS = 30 * 60_000
+MAX_REST_MS = 30 * 60_000
+MAX_REPS = 100
+
+BOTH_SIDES = ("right", "left")
+
+VoiceProblem = Callable[[str, str], "str | None"]
+"""(engine, voice) -> why `voice` is not a voice of `engine` ('expected ..., found ...'), or
+None if it is one. Knowing the voices is the speech stage's business, so it is handed in."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of `defaults:`: how its value is read, and which field of the model it sets."""
+
+    name: str
+    read: Callable[..., Any]
+    """The FieldReader method that reads the value: read(reader, node, where, *args)."""
+    args: tuple
+    """The method's other arguments: a range (lowest, highest), or the choices."""
+    into: type
+    """The model class of the field it sets."""
+    field: str = ""
+    """That field's name, if it is not the key's."""
+
+    @property
+    def target(self) -> str:
+        return self.field or self.name
+
+
+TIMINGS = (
+    Key("hold", FieldReader.duration, (1000, MAX_HOLD_MS), Exercise, "hold_ms"),
+    Key("reps", FieldReader.integer, (1, MAX_REPS), Exercise),
+    Key("rest", FieldReader.duration, (0, MAX_REST_MS), Exercise, "rest_ms"),
+    Key("switch", FieldReader.duration, (0, MAX_REST_MS), Exercise, "switch_ms"),
+)
+"""How each exercise is timed; under `defaults:` for every exercise, or on one of them."""
+
+SETTINGS = (
+    Key("verbosity", FieldReader.choice, (VERBOSITIES,), Narration),
+    Key("countdown", FieldReader.choice, (COUNTDOWNS,), Narration),
+    Key("halfway", FieldReader.boolean, (), Narration),
+    Key("hold_scale", FieldReader.number, HOLD_SCALE_RANGE, Narration),
+    Key("chimes", FieldReader.choice, (CHIME_STYLES,), Narration),
+    Key("engine", FieldReader.choice, (ENGINES,), Voice),
+    Key("voice", FieldReader.unspoken_text, (), Voice),  # and then checked against the engine's voices
+    Key("rate", FieldReader.integer, RATE_RANGE, Voice),
+)
+"""How the session is narrated and spoken; only under `defaults:`, overridden on the command line."""
+
+TIMING_KEYS = tuple(key.name for key in TIMINGS)
+SETTING_KEYS = tuple(key.name for key in SETTINGS)
+TOP_KEYS = ("title", "summary", "source", "intro", "outro", "defaults", "exercises")
+DEFAULTS_KEYS = TIMING_KEYS + SETTING_KEYS
+EXERCISE_KEYS = ("name", "steps", "sides", "cues", "flow") + TIMING_KEYS
+CUE_KEYS = ("at", "say")
+MOVE_KEYS = ("say", "hold")
+
+_EXERCISE_DEFAULTS = {field.name: field.default for field in dataclasses.fields(Exercise)}
+
+
+class RoutineReader(FieldReader):
+    """Reads a routine's node graph section by section into the model."""
+
+    def __init__(self, problems: Problems, voice_problem: VoiceProblem | None = None):
+        super().__init__(problems)
+        self.voice_problem = voice_problem
+
+    def routine(self, root: Node, path: Path, rid: str) -> Routine | None:
+        """The routine, or None if anything in it is wrong."""
+        top = self.mapping(root, "the routine", TOP_KEYS, what="a mapping with title and exercises")
+        if top is None:
+            return None
+        if not rid:
+            self.fail(None, "expected a file name with letters or digits, to name the output")
+        title = None
+        if self.require(root, top, "title", "title", "the routine's title"):
+            title = self.text(top["title"].value, "title")
+        summary = self.unspoken_text(top["summary"].value, "summary") if "summary" in top else ""
+        source = self.unspoken_text(top["source"].value, "source") if "source" in top else ""
+        intro = self.lines(top["intro"].value, "intro") if "intro" in top else ()
+        outro = self.lines(top["outro"].value, "outro") if "outro" in top else ()
+
+        defaults = {}
+        if "defaults" in top:
+            defaults = self.mapping(top["defaults"].value, "defaults", DEFAULTS_KEYS, what="a mapping of default settings") or {}
+        timing = self.timing(defaults, "defaults", base=None)
+        narration, voice = self.settings(defaults)
+        exercises = self.exercises(top, root, timing)
+        self.check_spoken_total()
+        if self.problems:
+            return None
+        return Routine(
+            id=rid, path=path, title=title or "", summary=summary or "", source=source or "",
+            intro=intro or (), outro=outro or (), exercises=tuple(exercises),
+            narration=narration, voice=voice,
+        )
+
+    # -- defaults ----------------------------------------------------------------------
+
+    def timing(self, fields: dict[str, Field], where: str, base: dict | None) -> dict:
+        """hold, reps, rest and switch, each from `fields` or else `base`; None where a value is wrong."""
+        timing = dict(base or {key.name: _EXERCISE_DEFAULTS[key.target] for key in TIMINGS})
+        # Where hold and reps were set, for a message about a session that is too long.
+        timing["places"] = {**timing.get("places", {}), **{
+            key: (f"{where}.{key}", *place(fields[key].value)) for key in ("hold", "reps") if key in fields
+        }}
+        for key in TIMINGS:
+            if key.name in fields:
+                timing[key.name] = key.read(self, fields[key.name].value, f"{where}.{key.name}", *key.args)
+        return timing
+
+    def settings(self, fields: dict[str, Field]) -> tuple[Narration, Voice]:
+        values: dict[type, dict[str, Any]] = {Narration: {}, Voice: {}}
+        for key in SETTINGS:
+            if key.name in fields:
+                values[key.into][key.target] = key.read(self, fields[key.name].value, f"defaults.{key.name}", *key.args)
+        voice = values[Voice]
+        if voice.get("voice"):
+            voice["voice"] = self.checked_voice(fields["voice"].value, voice["voice"], voice.get("engine", Voice.engine))
+        narration = Narration(**{k: v for k, v in values[Narration].items() if v is not None})
+        return narration, Voice(**{k: v for k, v in voice.items() if v is not None})
+
+    def checked_voice(self, node: Node, voice: str, engine: str | None) -> str | None:
+        """`voice` if it is a voice of the routine's engine (unchecked if the engine itself is wrong)."""
+        why = self.voice_problem(engine, voice) if self.voice_problem and engine else None
+        if why:
+            self.fail(node, f"defaults.voice: {why}")
+            return None
+        return voice
+
+    # -- exercises ---------------------------------------------------------------------
+
+    def exercises(self, top: dict[str, Field], root: Node, defaults: dict) -> list[Exercise]:
+        if not self.require(root, top, "exercises", "exercises", "a list of exercises"):
+            return []
+        node = top["exercises"].value
+        items = self.sequence(node, "exercises", "a list of exercises")
+        if items is not None and not items:
+            self.fail(node, "exercises: expected at least one exercise, found an empty list")
+        if items is not None and len(items) > MAX_EXERCISES:
+            self.fail(node, f"exercises: expected at most {MAX_EXERCISES} exercises, found {len(items)}")
+            items = items[:MAX_EXERCISES]
+        exercises = [self.exercise(item, f"exercises[{index}]", defaults) for index, item in enumerate(items or [])]
+        return [exercise for exercise in exercises if exercise is not None]
+
+    def exercise(self, node: Node, where: str, defaults: dict) -> Exercise | None:
+        fields = self.mapping(node, where, EXERCISE_KEYS, what="an exercise (a mapping with a name)")
+        if fields is None:
+            return None
+        name = None
+        if self.require(node, fields, "name", f"{where}.name", "the exercise's name"):
+            name = self.text(fields["name"].value, f"{where}.name")
+        steps = self.lines(fields["steps"].value, f"{where}.steps") if "steps" in fields else ()
+        timing = self.timing(fields, where, base=defaults)
+        sides: tuple[str, ...] = ()
+        if "sides" in fields:
+            sides = self.sides(fields["sides"].value, f"{where}.sides") or ()
+        cues: tuple[Cue, ...] = ()
+        if "cues" in fields:
+            cues = self.cues(fields["cues"].value, f"{where}.cues", timing["hold"])
+        flow: tuple[Move, ...] = ()
+        if "flow" in fields:
+            flow = self.flow(fields["flow"].value, f"{where}.flow")
+            self.refuse_on_flow(fields, where)
+        if name is None or None in timing.values():
+            return None
+        places = dict(timing["places"])
+        if "flow" in fields:
+            places["flow"] = (f"{where}.flow", *place(fields["flow"].value))
+        return Exercise(
+            name=name, steps=steps or (), **{key.target: timing[key.name] for key in TIMINGS},
+            sides=sides, cues=cues, flow=flow, line=node.start_mark.line + 1,
+            places=tuple((key, *where_set) for key, where_set in places.items()),
+        )
+
+    def refuse_on_flow(self, fields: dict[str, Field], where: str) -> None:
+        if "hold" in fields:
+            self.fail(fields["hold"].key, f"{where}.hold: expected no hold on a flow (each move has its own), found one")
+        if "cues" in fields:
+            self.fail(fields["cues"].key, f"{where}.cues: expected no cues on a flow (its moves are its cues), found some")
+
+    def sides(self, node: Node, where: str) -> tuple[str, ...] | None:
+        if not self.plain(node):
+            return None
+        if isinstance(node, ScalarNode) and node.tag == STR and node.value == "both":
+            return BOTH_SIDES
+        if not isinstance(node, SequenceNode) or len(node.value) != 2:
+            self.fail(node, f'{where}: expected "both" or a list of two side names, found {describe(node)}{self.sides_hint(node)}')
+            return None
+        names = [self.text(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        if None in names:
+            return None
+        if names[0].lower() == names[1].lower():  # type: ignore[union-attr]
+            self.fail(node, f'{where}: expected two different side names, found "{shown(names[0])}" twice')
+            return None
+        return tuple(name.lower() for name in names)  # type: ignore[union-attr]
+
+    @staticmethod
+    def sides_hint(node: Node) -> str:
+        value = node.value.lower() if isinstance(node, ScalarNode) else ""
+        if value in ("no", "off", "false", "none"):
+            return " (for an exercise without sides, leave sides out)"
+        if value in ("yes", "on", "true", "both"):
+            return ' (write "both" for right, then left)'
+        return ""
+
+    def cues(self, node: Node, where: str, hold_ms: int | None) -> tuple[Cue, ...]:
+        cues = []
+        for index, item in enumerate(self.sequence(node, where, "a list of cues (at, say)") or []):
+            cue = self.cue(item, f"{where}[{index}]", hold_ms)
+            if cue is not None:
+                cues.append(cue)
+        return tuple(sorted(cues, key=lambda cue: cue.at_ms))
+
+    def cue(self, node: Node, where: str, hold_ms: int | None) -> Cue | None:
+        fields = self.mapping(node, where, CUE_KEYS, what="a cue (a mapping with at and say)")
+        if fields is None:
+            return None
+        has_at = self.require(node, fields, "at", f"{where}.at", "a time within the hold")
+        has_say = self.require(node, fields, "say", f"{where}.say", "what to say")
+        if not (has_at and has_say):
+            return None
+        at = self.duration(fields["at"].value, f"{where}.at", 1, MAX_HOLD_MS)
+        text = self.text(fields["say"].value, f"{where}.say")
+        if at is None or text is None or hold_ms is None:
+            return None
+        if at >= hold_ms:
+            self.fail(fields["at"].value, f"{where}.at: expected a time within the {format_duration(hold_ms)} hold, found {format_duration(at)}")
+            return None
+        return Cue(at_ms=at, text=text)
+
+    def flow(self, node: Node, where: str) -> tuple[Move, ...]:
+        items = self.sequence(node, where, "a list of moves")
+        if items is not None and not items:
+            self.fail(node, f"{where}: expected at least one move, found an empty list")
+        moves = [self.move(item, f"{where}[{index}]") for index, item in enumerate(items or [])]
+        return tuple(move for move in moves if move is not None)
+
+    def move(self, node: Node, where: str) -> Move | None:
+        if isinstance(node, ScalarNode):
+            text = self.text(node, where)
+            return Move(text=text) if text else None
+        fields = self.mapping(node, where, MOVE_KEYS, what="a move: a line, or a mapping with say and hold")
+        if fields is None:
+            return None
+        if not self.require(node, fields, "say", f"{where}.say", "what to say"):
+            return None
+        text = self.text(fields["say"].value, f"{where}.say")
+        hold = Move.hold_ms
+        if "hold" in fields:
+            hold = self.duration(fields["hold"].value, f"{where}.hold", 0, MAX_HOLD_MS)
+        return Move(text=text, hold_ms=hold) if text and hold is not None else None
