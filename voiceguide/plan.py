@@ -1,4 +1,4 @@
-"""Stage 2, plan: Routine -> Timeline, every cue, chime, hold and rest at an absolute ms. Pure.
+"""Stage 3, plan: Routine -> Timeline, every cue, chime, hold and rest at an absolute ms. Pure.
 
 The planner needs to know how long each line of speech lasts; it is handed a function for
 that (the real one measures synthesized clips, tests pass a fake). Holds are never

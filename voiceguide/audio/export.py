@@ -158,7 +158,7 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
 
     The encoder's output also goes, as it is made, to a second ffmpeg that decodes it on the
     other core, so the true peak of what was encoded is known when encoding ends. Returns
-    the stretches over the limit (peaks.overs), in samples of the whole session.
+    the stretches over the limit (peaks.Meter), in samples of the whole session.
     """
     gaps = SilenceGaps(samples_per_frame(sample_rate) if skip_silence else 0)
     meter = peaks.Meter(peaks.LIMIT_DBTP)

@@ -129,14 +129,6 @@ class Meter:
         return [(int(points[f]), int(points[l]) + 1, float(peaks[f: l + 1].max())) for f, l in zip(firsts, lasts)]
 
 
-def overs(pcm: np.ndarray, limit_dbtp: float = LIMIT_DBTP) -> list[tuple[int, int, float]]:
-    """(start, end, true peak) of every stretch of int16 `pcm` whose true peak is over the limit."""
-    meter = Meter(limit_dbtp)
-    meter.feed(pcm)
-    meter.finish()
-    return meter.stretches(0, pcm.size)
-
-
 def corrections(found: list[tuple[int, int, float]], sample_rate: int, target_dbtp: float = TARGET_DBTP) -> list[Correction]:
     target = 10 ** (target_dbtp / 20)
     pad = MERGE_MS * sample_rate // 1000

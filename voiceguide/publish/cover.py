@@ -1,4 +1,4 @@
-"""Cover art: the routine's title on a calm gradient, as a PNG (part of export)."""
+"""Stage 6, publish: cover art, the routine's title on a calm gradient, as a PNG."""
 
 from __future__ import annotations
 

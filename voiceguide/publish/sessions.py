@@ -1,4 +1,4 @@
-"""Stage 5, publish: the sessions in an output directory, read back from their plan records.
+"""Stage 6, publish: the sessions in an output directory, read back from their plan records.
 
 Each session is described by its record (NAME.json, a `SessionRecord`) and its transcript
 (NAME.vtt); a session whose record is broken, or holds text that could not be written safely

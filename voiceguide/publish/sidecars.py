@@ -1,4 +1,4 @@
-"""Files beside each MP3, made from the same plan as the audio (part of export).
+"""Stage 6, publish: the files beside each MP3, made from the same plan as the audio.
 
 NAME.vtt            WebVTT transcript, one cue per spoken line, timed to the speech
 NAME.chapters.json  Podcasting 2.0 chapters (version 1.2.0)

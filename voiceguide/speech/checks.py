@@ -1,4 +1,4 @@
-"""Stage 3, speak: is a synthesized clip the line it was asked for, at the rate asked for?
+"""Stage 2, speak: is a synthesized clip the line it was asked for, at the rate asked for?
 
 Two checks. Each clip alone must be complete, not silent, and of a length its text can
 take. And the clips one worker says must, taken together, have the pace of the rate asked

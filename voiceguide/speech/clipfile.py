@@ -1,4 +1,4 @@
-"""Stage 3, speak: the clip cache's entry format, a WAV file that says what it holds.
+"""Stage 2, speak: the clip cache's entry format, a WAV file that says what it holds.
 
 An entry is a plain 16-bit mono WAV file (any player opens it) with one more chunk, `vgcl`,
 before its samples: a JSON record of the key, a hash of the text, the settings the clip was
