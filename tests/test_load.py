@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from voiceguide.cli import cli
 from voiceguide.errors import RoutineError
 from voiceguide.routine.load import load
+from voiceguide.speech import engines
 from voiceguide.speech.voices import problem as voice_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,41 @@ def run_plan(name: str) -> tuple[int, str, str, BaseException | None]:
     return result.exit_code, result.stdout, result.stderr, result.exception
 
 
+class _TooMuchWork(BaseException):
+    """Raised inside the code under test; a BaseException, so no `except Exception` stops it."""
+
+
+def python_calls(action, budget: int = 20_000_000):
+    """How many Python function calls `action()` makes, and what it returned. Work is counted,
+    not timed: past `budget` calls (loading a shipped routine takes about 20,000) the action is
+    stopped, so work that would never end (an alias bomb expanded) fails instead of hanging."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        if event == "call":
+            calls += 1
+            if calls > budget:
+                raise _TooMuchWork(f"more than {budget} Python calls")
+
+    sys.setprofile(count)
+    try:
+        returned = action()
+    finally:
+        sys.setprofile(None)
+    return calls, returned
+
+
+def refused(path: Path) -> tuple[int, RoutineError]:
+    """The Python calls `load(path)` makes before it refuses the routine, and its error."""
+    def attempt():
+        with pytest.raises(RoutineError) as error:
+            load(path)
+        return error.value
+
+    return python_calls(attempt)
+
+
 # -- the corpus of bad routines ------------------------------------------------------------
 
 
@@ -45,9 +80,11 @@ def test_bad_routine(name, monkeypatch):
     # Fail here, quickly, if a case ever loads: `plan` would go on to synthesize speech.
     with pytest.raises(RoutineError):
         load(BAD / f"{name}.yaml", voice_problem=voice_problem)
-    started = time.perf_counter()
-    exit_code, stdout, stderr, exception = run_plan(name)
-    assert time.perf_counter() - started < 2.0  # bombs and huge files fail fast
+    spoken = []
+    monkeypatch.setattr(engines, "get", spoken.append)  # every engine is reached through it
+    # Bombs and huge files fail fast: within python_calls' budget of work.
+    _, (exit_code, stdout, stderr, exception) = python_calls(lambda: run_plan(name))
+    assert not spoken  # refused before anything was said
     assert isinstance(exception, SystemExit), f"crashed: {exception!r}"
     assert exit_code == 1
     assert "Traceback" not in stderr
@@ -107,22 +144,25 @@ def test_alias_bomb_fails_fast(tmp_path):
     lines += ["exercises: *l30"]
     routine = tmp_path / "bomb.yaml"
     routine.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    started = time.perf_counter()
-    with pytest.raises(RoutineError) as error:
-        load(routine)
-    assert time.perf_counter() - started < 0.5
-    (problem,) = error.value.problems
+    calls, error = refused(routine)
+    (problem,) = error.problems
     assert "an alias bomb?" in problem.message
+    # Sized, never expanded: twice the levels (2**60 values) is about twice the work, not 2**30 times.
+    deeper = tmp_path / "deeper.yaml"
+    deeper.write_text("\n".join(lines[:-1] + [f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}]" for i in range(31, 61)]
+                                 + ["exercises: *l60"]) + "\n", encoding="utf-8")
+    assert refused(deeper)[0] < 3 * calls
 
 
 def test_too_many_values_fails_fast(tmp_path):
     routine = tmp_path / "many.yaml"
     routine.write_text("title: T\nexercises: [" + "a," * 50_000 + "a]\n", encoding="utf-8")
-    started = time.perf_counter()
-    with pytest.raises(RoutineError) as error:
-        load(routine)
-    assert time.perf_counter() - started < 2.0
-    assert str(error.value) == f"{routine}:2:40003: expected at most 20000 YAML values, found more from here on"
+    calls, error = refused(routine)
+    assert str(error) == f"{routine}:2:40003: expected at most 20000 YAML values, found more from here on"
+    # Stopped at the limit: twice the values past it is no more work.
+    more = tmp_path / "more.yaml"
+    more.write_text("title: T\nexercises: [" + "a," * 100_000 + "a]\n", encoding="utf-8")
+    assert refused(more)[0] <= calls * 1.01
 
 
 def test_file_too_large(tmp_path):
