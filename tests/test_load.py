@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from voiceguide.cli import cli
 from voiceguide.errors import RoutineError
+from voiceguide.estimate import too_long
 from voiceguide.routine.load import load
 from voiceguide.speech import engines
 from voiceguide.speech.voices import problem as voice_problem
@@ -79,7 +80,7 @@ def test_bad_routine(name, monkeypatch):
     monkeypatch.chdir(ROOT)
     # Fail here, quickly, if a case ever loads: `plan` would go on to synthesize speech.
     with pytest.raises(RoutineError):
-        load(BAD / f"{name}.yaml", voice_problem=voice_problem)
+        load(BAD / f"{name}.yaml", voice_problem=voice_problem, session_problem=too_long)
     spoken = []
     monkeypatch.setattr(engines, "get", spoken.append)  # every engine is reached through it
     # Bombs and huge files fail fast: within python_calls' budget of work.
@@ -431,7 +432,7 @@ def regenerate() -> None:
     os.chdir(ROOT)
     for name in BAD_CASES:
         try:
-            load(BAD / f"{name}.yaml", voice_problem=voice_problem)
+            load(BAD / f"{name}.yaml", voice_problem=voice_problem, session_problem=too_long)
         except RoutineError:
             pass
         else:

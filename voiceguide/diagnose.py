@@ -10,6 +10,7 @@ from typing import Iterator
 from . import tools
 from .speech import engines, voices
 from .errors import VoiceguideError
+from .estimate import too_long
 from .routine.load import load
 from .routine.model import Voice
 from .text import printable
@@ -23,7 +24,7 @@ def diagnose(routine_paths: list[Path]) -> Iterator[tuple[bool | None, str]]:
     wanted = set()
     for path in routine_paths:
         try:
-            routine = load(path, voice_problem=voices.problem)
+            routine = load(path, voice_problem=voices.problem, session_problem=too_long)
             wanted.add(routine.voice.engine)
             yield True, printable(f"{path}: {len(routine.exercises)} exercises")
         except VoiceguideError as error:

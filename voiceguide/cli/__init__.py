@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import threading
 from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import RoutineError, VoiceguideError
-from .routine.model import (
-    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, RATE_RANGE, VERBOSITIES, Narration, Voice, format_clock,
+from .. import __version__
+from ..errors import RoutineError, VoiceguideError
+from ..routine.model import ENGINES, format_clock
+from ..text import printable
+from .options import (
+    ROUTINES_DIR, base_url_option, build_options, jobs_default, narration_options, out_option, routines_option,
 )
-from .text import printable
-
-ROUTINES_DIR = Path("routines")
-OUT_DIR = Path("out")
-_DIRECTORY = click.Path(file_okay=False, path_type=Path)
-
-
-def _jobs_default() -> int:
-    return os.cpu_count() or 1
+from .output import Progress, echo_table, qr_code, report_failures, report_published, report_skipped, session_count
 
 
 class _Group(click.Group):
@@ -62,67 +53,14 @@ def cli() -> None:
     """
 
 
-def routines_option(help: str = "Where to look for routines."):
-    """--routines: the routines directory, for every command that reads or writes routines."""
-    return click.option("--routines", "routines_dir", type=_DIRECTORY, default=ROUTINES_DIR, show_default=True, help=help)
-
-
-def out_option(help: str = "Output directory."):
-    """--out: the directory sessions are built into, published in and served from."""
-    return click.option("--out", "out_dir", type=_DIRECTORY, default=OUT_DIR, show_default=True, help=help)
-
-
-def narration_options(command):
-    """Options shared by build and plan; each overrides the routine's own default."""
-    options = [
-        click.option("--verbosity", type=click.Choice(VERBOSITIES), help=f"How much is said (default: the routine's, else {Narration.verbosity})."),
-        click.option("--countdown", type=click.Choice([str(seconds) for seconds in COUNTDOWNS]), help="Seconds counted down at the end of each hold."),
-        click.option("--halfway/--no-halfway", default=None, help="Say 'halfway' in the middle of holds."),
-        click.option("--hold-scale", type=click.FloatRange(*HOLD_SCALE_RANGE), help="Multiply every hold, e.g. 1.5."),
-        click.option("--chimes", type=click.Choice(CHIME_STYLES), help=f"Chime sound (default {Narration.chimes})."),
-        click.option("--voice", help="Voice of the engine: an id from 'voiceguide voices', or a Piper .onnx file."),
-        click.option("--rate", type=click.IntRange(*RATE_RANGE), help=f"Speaking rate in words per minute (default {Voice.rate})."),
-        click.option("--engine", type=click.Choice(ENGINES), help="Speech engine: pyttsx3 (eSpeak NG, the default) or piper (a natural voice)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _base_url(ctx, param, value):
-    from urllib.parse import urlsplit
-
-    if value is None:
-        from .publish import DEFAULT_BASE_URL
-
-        return DEFAULT_BASE_URL
-    if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
-        raise click.BadParameter(f"expected an absolute http(s) URL like https://example.org/stretches/, found {value!r}")
-    return value.rstrip("/") + "/"
-
-
-base_url_option = click.option(
-    "--base-url", callback=_base_url,
-    help="Where the feed says the files are (default http://127.0.0.1:8000/, what 'voiceguide serve' prints).",
-)
-
-
-def _options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, engine):
-    from .build import Options
-
-    return Options(
-        verbosity=verbosity, countdown=int(countdown) if countdown else None, halfway=halfway,
-        hold_scale=hold_scale, chimes=chimes, voice=voice, rate=rate, engine=engine,
-    )
-
-
 def _load(paths: list[Path], options=None) -> list:
     """The routines at `paths`, each checked whole (its voice against its engine's voices, and
     a --voice against the engine of each), before any work starts."""
-    from .routine.load import load_all
-    from .speech.voices import problem
+    from ..estimate import too_long
+    from ..routine.load import load_all
+    from ..speech.voices import problem
 
-    routines = load_all(paths, voice_problem=problem)
+    routines = load_all(paths, voice_problem=problem, session_problem=too_long)
     if options is None or options.voice is None:
         return routines
     for engine in dict.fromkeys(options.voice_for(routine).engine for routine in routines):
@@ -137,7 +75,7 @@ def _load(paths: list[Path], options=None) -> list:
 @click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory.")
 @out_option()
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=_jobs_default, help="Parallel speech and encoding workers (default: CPU cores).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=jobs_default, help="Parallel speech and encoding workers (default: CPU cores).")
 @base_url_option
 @narration_options
 @routines_option()
@@ -156,8 +94,8 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
       voiceguide build --all --out public/
       voiceguide build sore-back --verbosity brief --hold-scale 1.5
     """
-    from .batch import build_batch
-    from .build import all_routines, resolve
+    from ..batch import build_batch
+    from ..build import all_routines, resolve
 
     if build_all:
         paths = all_routines(routines_dir)
@@ -167,20 +105,20 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
         paths = [resolve(name, routines_dir) for name in routines]
     else:
         raise click.UsageError("name a routine (e.g. 'voiceguide build sore-back') or use --all")
-    loaded = _load(paths, _options(**narration))  # every routine is checked before any work starts
-    progress = _Progress(live=sys.stdout.isatty())
+    loaded = _load(paths, build_options(**narration))  # every routine is checked before any work starts
+    progress = Progress(live=sys.stdout.isatty())
     try:
         result = build_batch(
-            loaded, out_dir, _options(**narration), jobs=jobs, force=force,
+            loaded, out_dir, build_options(**narration), jobs=jobs, force=force,
             publish=build_all, base_url=base_url, progress=progress,
         )
     finally:
         progress.close()
     if result.published:
-        _report_skipped(result.published)
+        report_skipped(result.published)
     if result.published and result.published.written:
-        _report_published(result.published)
-    _report_failures(result.failures)
+        report_published(result.published)
+    report_failures(result.failures)
     if result.publish_error:
         click.echo(f"failed: publish: {result.publish_error}", err=True)
     click.echo(result.summary())
@@ -202,17 +140,17 @@ def publish(out_dir, base_url):
       voiceguide publish
       voiceguide publish --out public/ --base-url https://example.org/stretches/
     """
-    from .errors import OutputError
-    from .publish import publish as publish_sessions
+    from ..errors import OutputError
+    from ..publish import publish as publish_sessions
 
     if not out_dir.is_dir():
         raise OutputError(f"{out_dir}: no such directory (build the sessions first: voiceguide build --all)")
     published = publish_sessions(out_dir, base_url)
-    _report_skipped(published)
+    report_skipped(published)
     if published.written:
-        _report_published(published)
+        report_published(published)
     else:
-        click.echo(f"up to date: {out_dir / 'index.html'}, {out_dir / 'feed.xml'}, {out_dir / 'playlist.m3u'} ({_sessions(published.sessions)})")
+        click.echo(f"up to date: {out_dir / 'index.html'}, {out_dir / 'feed.xml'}, {out_dir / 'playlist.m3u'} ({session_count(published.sessions)})")
 
 
 @cli.command()
@@ -231,7 +169,7 @@ def serve(out_dir, host, port, lan):
       voiceguide serve            # http://127.0.0.1:8000/ on this machine
       voiceguide serve --lan      # a URL and QR code to open on a phone
     """
-    from .publish.serve import lan_address, make_server
+    from ..publish.serve import lan_address, make_server
 
     if lan and host:
         raise click.UsageError("--lan picks the address to listen on; give --lan or --host, not both")
@@ -239,7 +177,7 @@ def serve(out_dir, host, port, lan):
     try:
         click.echo(f"serving {out_dir}/ at {server.url}")
         if lan:
-            click.echo(_qr_code(server.url), nl=False)
+            click.echo(qr_code(server.url), nl=False)
         click.echo(f"podcast feed: {server.url}feed.xml")
         click.echo("Ctrl-C stops")
         server.serve_forever()
@@ -247,80 +185,6 @@ def serve(out_dir, host, port, lan):
         click.echo("stopped")
     finally:
         server.server_close()
-
-
-def _qr_code(text: str) -> str:
-    import io
-
-    import segno
-
-    out = io.StringIO()
-    segno.make(text, error="m").terminal(out=out, compact=True, border=2)
-    return out.getvalue()
-
-
-def _report_published(published) -> None:
-    names = ", ".join(str(path) for path in published.written)
-    click.echo(f"published: {names} ({_sessions(published.sessions)})")
-
-
-def _report_skipped(published) -> None:
-    for why in published.skipped:  # a broken session is left out; the others are published
-        click.echo(printable(f"warning: {why}"), err=True)
-
-
-def _sessions(count: int) -> str:
-    return f"{count} session{'' if count == 1 else 's'}"
-
-
-class _Progress:
-    """Batch progress: a line redrawn in place on a terminal, plain log lines otherwise."""
-
-    def __init__(self, live: bool):
-        self.live = live
-        self.status = None
-        self.lock = threading.Lock()
-        self.closed = threading.Event()
-        if live:  # keep the clock moving while long sessions encode
-            threading.Thread(target=self._tick, daemon=True).start()
-
-    def __call__(self, what, status, session) -> None:
-        with self.lock:
-            self.status = status
-            self._erase()
-            if what in ("built", "up to date"):
-                took = f" in {session.seconds:.1f} s" if what == "built" else ""
-                click.echo(f"{what}: {session.mp3} ({format_clock(session.duration_ms)}){took}")
-                for note in session.notes:
-                    click.echo(f"note: {session.routine.id}: {note}", err=True)
-            elif what == "spoken" and not self.live:
-                click.echo(f"speech: {status.phrases} phrases, {status.synthesized} synthesized, in {status.seconds:.1f} s")
-            self._draw()
-
-    def _draw(self) -> None:
-        if self.live and self.status and not self.closed.is_set():
-            s = self.status
-            click.echo(f"\r[{s.done}/{s.sessions} sessions] {s.synthesized} phrases synthesized, {s.seconds:.0f} s\x1b[K", nl=False)
-
-    def _erase(self) -> None:
-        if self.live:
-            click.echo("\r\x1b[K", nl=False)
-
-    def _tick(self) -> None:
-        while not self.closed.wait(0.5):
-            with self.lock:
-                self._draw()
-
-    def close(self) -> None:
-        with self.lock:
-            self.closed.set()
-            self._erase()
-
-
-def _report_failures(failures) -> None:
-    for failure in failures:
-        message = "\n    ".join(printable(line) for line in failure.message.split("\n"))
-        click.echo(f"failed: {failure.routine.id}: {message}", err=True)
 
 
 @cli.command()
@@ -336,12 +200,12 @@ def plan(routine, as_json, routines_dir, **narration):
       voiceguide plan sore-back
       voiceguide plan sore-back --json > plan.json
     """
-    from .build import resolve, speak_and_plan
-    from .plan import plan_json, script
+    from ..build import resolve, speak_and_plan
+    from ..plan import plan_json, script
 
-    options = _options(**narration)
+    options = build_options(**narration)
     (loaded,) = _load([resolve(routine, routines_dir)], options)
-    timeline = speak_and_plan(loaded, options, jobs=_jobs_default()).timeline
+    timeline = speak_and_plan(loaded, options, jobs=jobs_default()).timeline
     click.echo(plan_json(timeline) if as_json else script(timeline))
 
 
@@ -354,20 +218,20 @@ def list_routines(routines_dir):
     Example:
       voiceguide list
     """
-    from .batch import Failure, plan_all
-    from .build import all_routines
+    from ..batch import Failure, plan_all
+    from ..build import all_routines
 
     loaded = _load(all_routines(routines_dir))
     if not loaded:
         raise click.ClickException(f"no routines (*.yaml) in {routines_dir}/")
-    timelines = plan_all(loaded, jobs=_jobs_default())  # each phrase spoken once, for all of them
+    timelines = plan_all(loaded, jobs=jobs_default())  # each phrase spoken once, for all of them
     rows = [("id", "title", "exercises", "duration")]
     for routine, timeline in zip(loaded, timelines):
         duration = "-" if isinstance(timeline, Failure) else format_clock(timeline.duration_ms)
         rows.append((routine.id, routine.title, str(len(routine.exercises)), duration))
-    _echo_table(rows)
+    echo_table(rows)
     failures = [timeline for timeline in timelines if isinstance(timeline, Failure)]
-    _report_failures(failures)
+    report_failures(failures)
     if failures:
         sys.exit(1)
 
@@ -385,7 +249,7 @@ def new(name, routines_dir):
     Example:
       voiceguide new evening-stretch && voiceguide build evening-stretch
     """
-    from .routine.starter import new as write_starter
+    from ..routine.starter import new as write_starter
 
     path = write_starter(name, routines_dir)
     click.echo(f"wrote {path}: edit it, then try 'voiceguide plan {name if routines_dir == ROUTINES_DIR else path}'")
@@ -402,8 +266,8 @@ def check(routines_dir):
     Example:
       voiceguide check
     """
-    from .build import all_routines
-    from .diagnose import diagnose
+    from ..build import all_routines
+    from ..diagnose import diagnose
 
     ok = True
     for good, line in diagnose(all_routines(routines_dir)):
@@ -427,7 +291,7 @@ def voices(engine):
       voiceguide voices --engine piper
       voiceguide build sore-back --engine piper --voice en_US-joe-medium
     """
-    from .speech import engines
+    from ..speech import engines
 
     rows = [("engine", "voice", "language", "sample rate")]
     for name in [engine] if engine else ENGINES:
@@ -436,19 +300,8 @@ def voices(engine):
             click.echo(f"{name}: not installed ({module.INSTALL})", err=True)
             continue
         rows += [(v.engine, v.id, v.language, f"{v.sample_rate} Hz") for v in module.voices()]
-    _echo_table(rows)
-
-
-def _echo_table(rows: list[tuple[str, ...]]) -> None:
-    """Rows as aligned columns; the first row is the heading."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    echo_table(rows)
 
 
 def main() -> None:
     cli(prog_name="voiceguide")
-
-
-if __name__ == "__main__":
-    main()

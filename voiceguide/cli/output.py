@@ -1,0 +1,91 @@
+"""What the commands print: progress while building, reports, tables, a QR code."""
+
+from __future__ import annotations
+
+import threading
+
+import click
+
+from ..routine.model import format_clock
+from ..text import printable
+
+
+def qr_code(text: str) -> str:
+    import io
+
+    import segno
+
+    out = io.StringIO()
+    segno.make(text, error="m").terminal(out=out, compact=True, border=2)
+    return out.getvalue()
+
+
+def report_published(published) -> None:
+    names = ", ".join(str(path) for path in published.written)
+    click.echo(f"published: {names} ({session_count(published.sessions)})")
+
+
+def report_skipped(published) -> None:
+    for why in published.skipped:  # a broken session is left out; the others are published
+        click.echo(printable(f"warning: {why}"), err=True)
+
+
+def session_count(count: int) -> str:
+    return f"{count} session{'' if count == 1 else 's'}"
+
+
+class Progress:
+    """Batch progress: a line redrawn in place on a terminal, plain log lines otherwise."""
+
+    def __init__(self, live: bool):
+        self.live = live
+        self.status = None
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        if live:  # keep the clock moving while long sessions encode
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def __call__(self, what, status, session) -> None:
+        with self.lock:
+            self.status = status
+            self._erase()
+            if what in ("built", "up to date"):
+                took = f" in {session.seconds:.1f} s" if what == "built" else ""
+                click.echo(f"{what}: {session.mp3} ({format_clock(session.duration_ms)}){took}")
+                for note in session.notes:
+                    click.echo(f"note: {session.routine.id}: {note}", err=True)
+            elif what == "spoken" and not self.live:
+                click.echo(f"speech: {status.phrases} phrases, {status.synthesized} synthesized, in {status.seconds:.1f} s")
+            self._draw()
+
+    def _draw(self) -> None:
+        if self.live and self.status and not self.closed.is_set():
+            s = self.status
+            click.echo(f"\r[{s.done}/{s.sessions} sessions] {s.synthesized} phrases synthesized, {s.seconds:.0f} s\x1b[K", nl=False)
+
+    def _erase(self) -> None:
+        if self.live:
+            click.echo("\r\x1b[K", nl=False)
+
+    def _tick(self) -> None:
+        while not self.closed.wait(0.5):
+            with self.lock:
+                self._draw()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed.set()
+            self._erase()
+
+
+def report_failures(failures) -> None:
+    for failure in failures:
+        message = "\n    ".join(printable(line) for line in failure.message.split("\n"))
+        click.echo(f"failed: {failure.routine.id}: {message}", err=True)
+
+
+def echo_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows as aligned columns; the first row is the heading."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
