@@ -327,6 +327,29 @@ exercises:
     assert (routine.voice.rate, routine.voice.voice, routine.voice.engine) == (180, "gmw/en-gb-x-rp", "pyttsx3")
 
 
+def test_every_narration_and_voice_field_is_a_key_of_defaults():
+    from dataclasses import fields
+
+    from voiceguide.routine.model import Narration, Voice
+    from voiceguide.routine.schema import SETTINGS
+
+    assert [(key.into, key.target) for key in SETTINGS] == [
+        (model, field.name) for model in (Narration, Voice) for field in fields(model)
+    ]
+
+
+def test_checks_that_need_later_stages_are_handed_in(tmp_path):
+    # Alone, load knows the routine format only: whether a voice is its engine's is the
+    # speech stage's to say, and the commands hand that check in.
+    text = "title: T\ndefaults:\n  voice: no-such-voice\nexercises:\n  - name: S\n"
+    assert load_text(tmp_path, text).voice.voice == "no-such-voice"
+    with pytest.raises(RoutineError) as error:
+        load(tmp_path / "test.yaml", voice_problem=lambda engine, voice: f"expected a voice of {engine}, found {voice}")
+    assert [str(problem) for problem in error.value.problems] == [
+        f"{tmp_path / 'test.yaml'}:3:10: defaults.voice: expected a voice of pyttsx3, found no-such-voice"
+    ]
+
+
 def test_countdown_zero_and_halfway_true(tmp_path):
     routine = load_text(tmp_path, "title: T\ndefaults:\n  countdown: 0\n  halfway: true\nexercises:\n  - name: S\n")
     assert (routine.narration.countdown, routine.narration.halfway) == (0, True)
