@@ -294,8 +294,3 @@ def outputs(out_dir: Path, name: str) -> dict[str, Path]:
 
 def _comment(routine: Routine) -> str:
     return "\n\n".join(part for part in (routine.summary, f"Source: {routine.source}" if routine.source else "") if part)
-
-
-def load_routine(name: str, routines_dir: Path) -> Routine:
-    return load(resolve(name, routines_dir))
-
