@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "voiceguide"
 
 STAGES = [
-    {"errors", "text", "recipe", "processes", "tools", "atomic"},  # used by every stage
+    {"errors", "text", "recipe", "record", "processes", "tools", "atomic"},  # used by every stage
     {"routine"},
     {"speech"},
     {"plan", "estimate"},

@@ -23,10 +23,9 @@ from .errors import SpeechError, VoiceguideError
 from .routine.model import Routine, Voice
 from .processes import die_with_parent
 from .plan import Timeline, phrases
-from .publish import DEFAULT_BASE_URL, Published
-from .publish import publish as publish_sessions
 
 if TYPE_CHECKING:
+    from .publish import Published
     from .speech.cache import ClipCache
 
 
@@ -97,14 +96,14 @@ def build_batch(
     jobs: int = 1,
     force: bool = False,
     publish: bool = False,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     progress: Progress | None = None,
 ) -> BatchResult:
     """Build the session of every routine that is not up to date, `jobs` at a time.
 
     A VoiceguideError fails only its own session. With `publish`, the playlist, index page
     and feed of out_dir are brought up to date with every session in it (see publish.py);
-    the feed names the files under `base_url`.
+    the feed names the files under `base_url` (publish.DEFAULT_BASE_URL by default).
     """
     status = Status(len(routines))
     report = progress or _quiet
@@ -154,7 +153,10 @@ def build_batch(
     published, problem = None, ""
     if publish:
         try:
-            published = publish_sessions(out_dir, base_url)
+            from .publish import DEFAULT_BASE_URL
+            from .publish import publish as publish_sessions
+
+            published = publish_sessions(out_dir, base_url or DEFAULT_BASE_URL)
         except VoiceguideError as error:  # reported with the failed sessions, not instead of them
             problem = str(error)
     return BatchResult(results, failures, status.seconds, status.synthesized, published, problem)

@@ -23,8 +23,8 @@ from .errors import RoutineError, Problem
 from .routine.load import load, routine_id
 from .routine.model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
-from .publish.record import FORMAT as RECORD_FORMAT
-from .publish.record import SessionRecord
+from .record import FORMAT as RECORD_FORMAT
+from .record import SessionRecord
 from .recipe import CLIP_RECIPE, SAMPLE_RATE
 
 if TYPE_CHECKING:

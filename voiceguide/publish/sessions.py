@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..plan import Chapter, Event
-from .record import SessionRecord
+from ..record import SessionRecord
 
 logger = logging.getLogger(__name__)
 

@@ -71,10 +71,9 @@ class ClipCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".wav")
+            # No fsync: an entry a crash leaves torn fails its record's checks and is a miss.
             with os.fdopen(fd, "wb") as f:
                 f.write(clipfile.entry(key, text_hash(text), settings, samples))
-                f.flush()
-                os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as error:
             if tmp:

@@ -47,7 +47,7 @@ def _k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [shelf, highpass]
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=None)
 def _k_response(n: int, sample_rate: int) -> np.ndarray:
     """The K-weighting filters' frequency response at the bins of an n-point real FFT."""
     z = np.exp(-1j * np.pi * np.arange(n // 2 + 1) / (n // 2))
@@ -55,6 +55,12 @@ def _k_response(n: int, sample_rate: int) -> np.ndarray:
     for b, a in _k_weighting(sample_rate):
         response *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
     return response
+
+
+def prepare(n: int, sample_rate: int) -> None:
+    """Compute the cached filter responses for an n-point FFT ahead of use."""
+    _k_response(n, sample_rate)
+    _interpolators()
 
 
 def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:

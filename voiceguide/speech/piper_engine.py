@@ -202,7 +202,7 @@ def _start(model: str, config_path: str, rate: int, threads: int) -> Say:
     from phonemizer.backend import EspeakBackend
     from piper_onnx import Piper
 
-    from .clips import finish_samples
+    from .clips import finish_samples, prepare
 
     # Piper draws noise (its voice's noise_scale and noise_w) from onnxruntime's random
     # generators, which are seeded when the session is made and move on with every line.
@@ -222,12 +222,13 @@ def _start(model: str, config_path: str, rate: int, threads: int) -> Say:
     )
     scale = length_scale(piper.config, rate)
 
-    def say(text: str, path: Path) -> str:
+    def synthesize(text: str):
         phonemes = unicodedata.normalize("NFD", phonemizer.phonemize([text], strip=True)[0])
-        samples, sample_rate = piper.create(phonemes, is_phonemes=True, length_scale=scale)
-        return finish_samples(samples, sample_rate, path, text, rate)
+        return piper.create(phonemes, is_phonemes=True, length_scale=scale)
 
-    return in_fork(say)
+    prepare()
+    synthesize_in_fork = in_fork(synthesize)
+    return lambda text, path: finish_samples(*synthesize_in_fork(text), path, text, rate)
 
 
 if __name__ == "__main__":

@@ -162,9 +162,12 @@ def _start(voice: str, rate: int) -> Say:
     import numpy  # noqa: F401  (imported before the forks, so no line pays for it)
 
     espeak = Espeak(voice, rate)
-    from .clips import finish_samples
+    from .clips import finish_samples, prepare
 
-    return in_fork(lambda text, path: finish_samples(espeak.synthesize(text), SAMPLE_RATE, path, text, rate))
+    prepare()
+
+    synthesize = in_fork(lambda text: (espeak.synthesize(text), SAMPLE_RATE))
+    return lambda text, path: finish_samples(*synthesize(text), path, text, rate)
 
 
 if __name__ == "__main__":

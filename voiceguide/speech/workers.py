@@ -17,10 +17,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import SpeechError
 from ..processes import die_with_parent
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ProcessWorker:
@@ -129,40 +132,49 @@ Say = Callable[[str, Path], str]
 """In a worker: say a text into a finished clip file; return why it failed, or ''."""
 
 
-def in_fork(say: Say) -> Say:
-    """`say`, run for each line in a fork of this worker as it is now.
+Synthesize = Callable[[str], "tuple[np.ndarray, int]"]
+"""In a worker: a text's raw samples (float32) and their sample rate."""
+
+
+def in_fork(synthesize: Synthesize) -> Synthesize:
+    """`synthesize`, run for each line in a fork of this worker as it is now.
 
     Engines keep state from one line to the next (eSpeak NG its wave generator and clause
     state, onnxruntime the state of its random number generators), so the same line came out
     differently depending on what the worker had said before. A fork starts every line from
     the same state, so the same text, voice, rate and library always give the same samples,
-    whatever the worker, the order of the lines or the load. The engine must run no threads
-    of its own at this point (a fork keeps only the calling thread).
+    whatever the worker, the order of the lines or the load. The fork only synthesizes and
+    hands the raw samples back; finishing them (pure numpy) happens in the worker. The engine
+    must run no threads of its own at this point (a fork keeps only the calling thread).
     """
+    import numpy as np
 
-    def say_in_fork(text: str, path: Path) -> str:
+    def synthesize_in_fork(text: str) -> tuple[np.ndarray, int]:
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: say the line, write the clip, report, exit
+        if pid == 0:  # the child: synthesize, send the samples back, exit
             os.close(read_end)
-            problem = "the engine failed"
             try:
                 die_with_parent()
-                problem = say(text, path)
+                samples, rate = synthesize(text)
+                answer = b"ok %d\n" % rate + np.asarray(samples, dtype="<f4").tobytes()
             except BaseException as error:
-                problem = f"{type(error).__name__}: {error}"
-            finally:
-                os.write(write_end, problem.encode()[:4000])
-                os._exit(0)
+                answer = f"error {type(error).__name__}: {error}".encode()[:4000]
+            with os.fdopen(write_end, "wb") as out:
+                out.write(answer)
+            os._exit(0)
         os.close(write_end)
         with os.fdopen(read_end, "rb") as answer:
-            problem = answer.read().decode(errors="replace")
+            data = answer.read()
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
-            return f"the engine crashed (signal {os.WTERMSIG(status)})"
-        return problem
+            raise SpeechError(f"the engine crashed (signal {os.WTERMSIG(status)})")
+        head, _, body = data.partition(b"\n")
+        if not head.startswith(b"ok "):
+            raise SpeechError(data.decode(errors="replace").removeprefix("error ") or "the engine said nothing")
+        return np.frombuffer(body, dtype="<f4"), int(head[3:])
 
-    return say_in_fork
+    return synthesize_in_fork
 
 
 def serve(start: Callable[[], Say]) -> None:

@@ -1,4 +1,4 @@
-"""Stage 6, publish: a session's plan record (NAME.json), written by the build, read by publish.
+"""A session's plan record (NAME.json): written by the build, read back by publish and serve.
 
 The record is what a session is: the routine it came from, the plan itself (every event in
 ms, the chapters), the settings and build key it was made with, and the set of files that
