@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -157,12 +156,13 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
     """Encode with ffmpeg; with `skip_silence`, long silences are left out and spliced back in.
 
     The encoder's output also goes, as it is made, to a second ffmpeg that decodes it on the
-    other core, so the true peak of what was encoded is known when encoding ends. Returns
-    the stretches over the limit (peaks.Meter), in samples of the whole session.
+    other core into a temporary file (a file, not a pipe, so the decoder never holds the
+    encoder back), and the decoded audio is metered once encoding ends. Returns the
+    stretches over the limit (peaks.Meter), in samples of the whole session.
     """
     gaps = SilenceGaps(samples_per_frame(sample_rate) if skip_silence else 0)
     meter = peaks.Meter(peaks.LIMIT_DBTP)
-    with tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile(prefix="voiceguide-", suffix=".pcm") as decoded:
         encoder = subprocess.Popen(
             [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
              "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", *ENCODER_OPTIONS,
@@ -171,14 +171,12 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=tmp.parent,
         )
         decoder = subprocess.Popen(
-            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error",
-             "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"],
-            stdin=encoder.stdout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+             "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), decoded.name],
+            stdin=encoder.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
-        assert encoder.stdin and encoder.stdout and decoder.stdout
+        assert encoder.stdin and encoder.stdout
         encoder.stdout.close()  # the decoder holds it now
-        metering = threading.Thread(target=_meter, args=(decoder.stdout, meter), daemon=True)
-        metering.start()
         _widen_pipe(encoder.stdin.fileno())
         try:
             for block in blocks:
@@ -193,15 +191,14 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
                 process.wait()
             raise
         encoder.wait()
-        metering.join()
-        decoder.wait()
+        _, decoder_errors = decoder.communicate()
+        if decoder.returncode != 0:  # first: the encoder then fails only for want of it
+            _encoder_failed(decoder.returncode, decoder_errors.decode(errors="replace"), Path(decoded.name),
+                            "ffmpeg could not decode the MP3 it had just encoded")
         if encoder.returncode != 0:
             errors.seek(0)
             _encoder_failed(encoder.returncode, errors.read().decode(errors="replace"), tmp)
-        if decoder.returncode != 0:
-            raise ToolError("ffmpeg could not decode the MP3 it had just encoded")
-        if meter.error:
-            raise meter.error
+        _meter(Path(decoded.name), meter)
     # The bare frames carry no Info header, so their decode starts with the encoder's delay
     # and the decoder's own (529 samples, as for every Layer III decoder).
     try:
@@ -220,20 +217,13 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
     return [(gaps.full_position(a), gaps.full_position(b - 1) + 1, peak) for a, b, peak in found]
 
 
-def _meter(decoded, meter: peaks.Meter) -> None:
-    """Meter the decoder's output as it comes (runs in a thread, beside the encoding)."""
-    carry = b""
-    try:
-        for chunk in iter(lambda: decoded.read(1 << 20), b""):
-            chunk = carry + chunk
-            whole = len(chunk) // 2 * 2
-            meter.feed(np.frombuffer(chunk[:whole], dtype="<i2"))
-            carry = chunk[whole:]
-        meter.finish()
-    except BaseException as error:  # raised again by _encode, in the build's own thread
-        meter.error = error
-    finally:
-        decoded.close()
+def _meter(decoded: Path, meter: peaks.Meter) -> None:
+    """Meter the decoded audio, a few seconds at a time (memory stays flat)."""
+    block = 1 << 20  # samples
+    with open(decoded, "rb") as f:
+        while data := f.read(2 * block):
+            meter.feed(np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2"))
+    meter.finish()
 
 
 def _tee_escape(name: str) -> str:
@@ -241,7 +231,7 @@ def _tee_escape(name: str) -> str:
     return re.sub(r"([\\'|\[\]])", r"\\\1", name)
 
 
-def _encoder_failed(returncode: int, stderr: str, tmp: Path) -> None:
+def _encoder_failed(returncode: int, stderr: str, tmp: Path, what: str = "ffmpeg failed to encode the MP3") -> None:
     message = stderr.strip().splitlines()
     if returncode == -signal.SIGXFSZ:
         raise OutputError(f"{tmp.parent}: cannot write: the file size limit was reached")
@@ -249,7 +239,7 @@ def _encoder_failed(returncode: int, stderr: str, tmp: Path) -> None:
     for problem in ("No space left on device", "File too large", "Permission denied", "Read-only file system"):
         if problem in detail:
             raise OutputError(f"{tmp.parent}: cannot write: {problem}")
-    raise ToolError(f"ffmpeg failed to encode the MP3: {detail}")
+    raise ToolError(f"{what}: {detail}")
 
 
 def _widen_pipe(fd: int) -> None:

@@ -6,7 +6,7 @@ So the encoder's own output is decoded and metered, and every stretch whose true
 the limit is turned down by what it is over (plus a margin) and encoded again.
 
 Metering is kept cheap: only the sound is decoded (the stream before the silence is spliced
-back), by a second ffmpeg while the encoder runs (export.py), and the 4x-oversampled true peak
+back), by a second ffmpeg while the encoder runs (export.py), and the oversampled true peak
 is computed only around samples loud enough that the peak between them could reach the limit.
 """
 
@@ -78,8 +78,6 @@ class Meter:
         self.seen = 0  # samples fed, skipped ones included
         self.points: list[np.ndarray] = []
         self.peaks: list[np.ndarray] = []
-        self.error: BaseException | None = None
-        """What stopped the metering, if anything did."""
 
     def feed(self, pcm: np.ndarray) -> None:
         """Meter the next int16 samples of the stream."""
