@@ -7,15 +7,12 @@ lists always name every session in the directory, however and whenever it was bu
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
+# The names of the lists, and the sessions they list, are the package's too.
 from .sessions import DEFAULT_BASE_URL, DEFAULT_PORT, FEED_NAME, INDEX_NAME, PLAYLIST_NAME, Session, read_sessions  # noqa: F401
 
-logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Published:

@@ -13,9 +13,7 @@ import ctypes
 import json
 import os
 import re
-import subprocess
 import sys
-from pathlib import Path
 
 from .espeak_library import library, wheel_library
 from .interface import VoiceInfo
