@@ -257,7 +257,7 @@ class _Planner:
                 if exercise.reps > 1 and side_index == 0:
                     lines.append(f"Rep {rep} of {exercise.reps}.")
                 if side:
-                    lines.append(f"{side.capitalize()} side.")
+                    lines.append(spoken_side(side))
                 lines.append(f"Hold for {_spoken_duration(hold_ms)}." if first else "Hold.")
                 self.say_all(lines[:-1])
                 self.say(lines[-1], gap_after=PRE_HOLD_GAP_MS)
@@ -317,7 +317,7 @@ class _Planner:
         scale = self.narration.hold_scale
         for side_index, side in enumerate(sides):
             if side:
-                self.say(f"{side.capitalize()} side.")
+                self.say(spoken_side(side))
             if not self.minimal and exercise.reps > 1:
                 self.say(f"{exercise.reps} rounds, moving with your breath.")
             for cycle in range(1, exercise.reps + 1):
@@ -334,10 +334,17 @@ class _Planner:
                 self.gap("switch", exercise.switch_ms, [] if self.minimal else ["Switch sides."], f"switch in {exercise.name}")
 
 
+def spoken_side(side: str) -> str:
+    """'right' -> 'Right side.'; a side named in full ('right knee') is said as it is written."""
+    if " " not in side.strip():
+        return f"{side.capitalize()} side."
+    return f"{side[0].upper()}{side[1:]}."
+
+
 def _label(exercise: Exercise, side: str | None, rep: int) -> str:
     parts = [exercise.name]
     if side:
-        parts.append(f"{side} side")
+        parts.append(spoken_side(side).rstrip(".").lower())
     if exercise.reps > 1:
         parts.append(f"rep {rep} of {exercise.reps}")
     return ", ".join(parts)
