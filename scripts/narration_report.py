@@ -12,7 +12,8 @@ needs come from the speech cache, with the voice the record names.
 
 Prints one Markdown table row per session, then where each session's worst value is, then a
 legend. Every number but the chime margin comes from the plan (the record's events, in ms);
-"speech" is the union of the speech events, "quiet" is time with no speech and no chime ringing.
+"speech" is the union of the speech events, "quiet" is time with no speech (and inside holds, no
+chime ringing either: the start chime rings for 1.4 s).
 Timed holds are the hold events that start with a hold_start chime; the other hold events are
 the positions of flows.
 
