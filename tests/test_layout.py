@@ -11,7 +11,7 @@ STAGES = [
     {"errors", "text", "recipe", "record", "processes", "tools", "atomic"},  # used by every stage
     {"routine"},
     {"speech"},
-    {"plan", "estimate"},
+    {"plan", "estimate", "limits"},
     {"audio"},
     {"publish"},
     {"build", "diagnose", "measure"},

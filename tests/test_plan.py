@@ -122,7 +122,10 @@ def test_sides_each_get_the_full_hold_with_a_switch_between(two_sided):
     for switch in switches:
         before = max((h for h in holds if h.end_ms <= switch.start_ms), key=lambda h: h.start_ms)
         after = min((h for h in holds if h.start_ms >= switch.end_ms), key=lambda h: h.start_ms)
-        assert switch.end_ms - switch.start_ms == 5000
+        assert switch.end_ms - switch.start_ms >= 5000
+        assert after.start_ms == switch.end_ms  # the next side's chime ends the switch
+        last_word = max(e.end_ms for e in timeline.speech() if e.end_ms <= after.start_ms)
+        assert after.start_ms - last_word >= 3000  # time to get into position, in silence
         assert speech_at(timeline, "Switch sides.")
         assert before.end_ms - before.start_ms == after.end_ms - after.start_ms == 20_000
     assert len(speech_at(timeline, "Right side.")) == len(speech_at(timeline, "Left side.")) == 2
@@ -239,3 +242,23 @@ def test_sore_back_plan(tmp_path):
     assert all(h.end_ms - h.start_ms == 30_000 for h in kinds(timeline, "hold"))
     assert len(kinds(timeline, "hold")) == 3 * 2 + 3 + 3 * 2 + 3 + 3
     assert CHIME_MS["end"] < timeline.duration_ms
+
+
+def test_every_first_hold_and_every_rep_after_a_rest_leaves_time_to_get_into_position(two_sided):
+    timeline = plan(two_sided, fake_ms)
+    rests = kinds(timeline, "rest")
+    for hold in kinds(timeline, "hold"):
+        first = hold == kinds(timeline, "hold")[0]
+        after_rest = any(rest.end_ms <= hold.start_ms and not any(
+            h.start_ms < hold.start_ms and h.start_ms > rest.end_ms for h in kinds(timeline, "hold")) for rest in rests)
+        if first or after_rest:
+            last_word = max(e.end_ms for e in timeline.speech() if e.end_ms <= hold.start_ms)
+            assert hold.start_ms - last_word >= 3000, hold
+
+
+def test_no_line_begins_while_a_chime_rings(two_sided):
+    for verbosity in ("full", "brief", "minimal"):
+        timeline = plan(two_sided, fake_ms, Narration(verbosity=verbosity))
+        chimes = kinds(timeline, "chime")
+        for line in timeline.speech():
+            assert not any(chime.start_ms <= line.start_ms < chime.end_ms for chime in chimes), line

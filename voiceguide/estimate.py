@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from .errors import Problem
 from .routine.model import Exercise, Narration, Routine
-from .plan import LINE_GAP_MS, MAX_SESSION_MS, SpeechMeasure, lay_out, over_limit_problem, too_long_problem
+from .limits import MAX_SESSION_MS, over_limit_problem, too_long_problem
+from .plan import LINE_GAP_MS, SpeechMeasure, lay_out
 
 ESTIMATE_SHARE = 0.5
 """An estimated clip lasts this share of words x 60 / rate seconds. Measured on the shipped

@@ -13,18 +13,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
-from .errors import Problem, RoutineError
+from .errors import RoutineError
+from .limits import MAX_SESSION_MS, too_long_problem  # noqa: F401 (MAX_SESSION_MS for callers)
 from .routine.model import Exercise, Narration, Routine, format_duration
 
 SpeechMeasure = Callable[[str], int]
 
-MAX_SESSION_MS = 3 * 3600_000
 
 LEAD_IN_MS = 600  # silence before the first word, so players don't clip it
 LINE_GAP_MS = 450  # between two spoken lines
 STEP_GAP_MS = 900  # after a setup step: time to move
-STRIKE_MS = 450  # after a chime starts, before speech may start
-PRE_HOLD_GAP_MS = 350  # after "hold for ..." ends, before the start chime
+SWITCH_QUIET_MS = 3000  # after the last word of a switch, before the next side's start chime
 CUE_GAP_MS = 250  # minimum silence between lines laid over a hold
 TAIL_MS = 1500  # silence after the final chime has rung out
 
@@ -217,7 +216,7 @@ class _Planner:
     def closing(self) -> None:
         self.chapters.append(Chapter(self.t, 0, "Finish"))
         self.chime("end")
-        self.t += STRIKE_MS + 400
+        self.t += CHIME_MS["end"]  # no word over a ringing chime
         self.say("That's the end of the session. Well done.")
         if not self.minimal:
             self.say_all(self.routine.outro)
@@ -228,7 +227,7 @@ class _Planner:
         count = len(self.routine.exercises)
         self.chapters.append(Chapter(self.t, 0, exercise.name))
         self.chime("next")
-        self.t += STRIKE_MS
+        self.t += CHIME_MS["next"]
         heading = f"Exercise {index + 1} of {count}: {exercise.name}." if count > 1 else f"{exercise.name}."
         self.say(heading, gap_after=700)
         first_time = exercise.name not in self.explained
@@ -248,29 +247,43 @@ class _Planner:
             self.t += 600
 
     def holds(self, exercise: Exercise) -> None:
+        """Each rep, each side: what to do, time to get there, the hold, the release.
+
+        The time to get into position (`setup`) comes as silence after the last word and
+        before the start chime, for the first hold and for each rep after a rest (the
+        position was left); after a switch, the next side is named in the switch and at
+        least SWITCH_QUIET_MS of silence follows it.
+        """
         sides = exercise.sides or (None,)
         hold_ms = round(exercise.hold_ms * self.narration.hold_scale)
         first = True
         for rep in range(1, exercise.reps + 1):
             for side_index, side in enumerate(sides):
-                lines = []
-                if exercise.reps > 1 and side_index == 0:
-                    lines.append(f"Rep {rep} of {exercise.reps}.")
-                if side:
-                    lines.append(spoken_side(side))
-                lines.append(f"Hold for {_spoken_duration(hold_ms)}." if first else "Hold.")
-                self.say_all(lines[:-1])
-                self.say(lines[-1], gap_after=PRE_HOLD_GAP_MS)
+                if side_index == 0:  # a later side was named in the switch; its chime starts it
+                    lines = [f"Rep {rep} of {exercise.reps}."] if exercise.reps > 1 else []
+                    lines += [spoken_side(side)] if side else []
+                    lines.append(f"Hold for {_spoken_duration(hold_ms)}, from the chime." if first else "Hold.")
+                    self.say_all(lines[:-1])
+                    self.say(lines[-1], gap_after=exercise.setup_ms if first or exercise.rest_ms else SWITCH_QUIET_MS)
                 label = _label(exercise, side, rep)
                 self.hold(exercise, hold_ms, label)
                 first = False
                 if not self.minimal:
                     self.say("Release.")
                 if side_index + 1 < len(sides):
-                    lines = [] if self.minimal else ["Switch sides."]
-                    self.gap("switch", exercise.switch_ms, lines, f"switch after {label}")
+                    self.switch(exercise, sides[side_index + 1], f"switch after {label}")
             if rep < exercise.reps:
                 self.gap("rest", exercise.rest_ms, [] if self.minimal else ["Rest."], f"rest after {_label(exercise, None, rep)}")
+
+    def switch(self, exercise: Exercise, side: str, label: str) -> None:
+        """Switch sides: say so and name the next side at once, then leave the switch's time
+        (at least SWITCH_QUIET_MS after the last word) to get into position."""
+        start = self.t
+        self.say_all([] if self.minimal else ["Switch sides."])
+        self.say(spoken_side(side), gap_after=0)
+        end = max(start + exercise.switch_ms, self.t + SWITCH_QUIET_MS)  # by design: no note
+        self.events.append(Event(start, end, "switch", text=label))
+        self.t = end
 
     def hold(self, exercise: Exercise, hold_ms: int, label: str) -> None:
         """A hold from the start chime to the end chime, exactly `hold_ms`; cues ride on top."""
@@ -278,22 +291,28 @@ class _Planner:
         self.chime("hold_start", start)
         self.events.append(Event(start, end, "hold", text=label))
 
-        taken: list[tuple[int, int]] = [(start, start + STRIKE_MS)]  # apart, in time order
+        ringing = start + CHIME_MS["hold_start"]  # no word begins over a ringing chime
+        taken: list[tuple[int, int]] = [(start, ringing)]  # apart, in time order
         countdown = self.narration.countdown if self.overlays else 0
-        while countdown and end - countdown * 1000 < start + STRIKE_MS + 1000:
-            countdown -= 1  # a short hold gets a short count
+        # The count is the last seconds of the hold; a short hold keeps at least 40% of itself
+        # (5 s at most) quiet after the chime has rung, so it gets a shorter count, or none.
+        quiet = min(hold_ms * 2 // 5, 5000)
+        while countdown and end - countdown * 1000 < ringing + quiet:
+            countdown -= 1
+        if countdown == 1:
+            countdown = 0  # "One." alone is no countdown
         for number in range(countdown, 0, -1):
-            self.overlay(NUMBER_WORDS[number], end - number * 1000, start, end, taken, label, must=True)
+            self.overlay(NUMBER_WORDS[number], end - number * 1000, start, end, taken, label)
         if self.overlays and not self.minimal:
             scale = self.narration.hold_scale
             for cue in exercise.cues:
-                self.overlay(cue.text, start + round(cue.at_ms * scale), start, end, taken, label, must=True)
+                self.overlay(cue.text, start + round(cue.at_ms * scale), start, end, taken, label)
             if self.narration.halfway and hold_ms >= 15_000:
-                self.overlay("Halfway.", start + hold_ms // 2, start, end, taken, label, must=False)
+                self.overlay("Halfway.", start + hold_ms // 2, start, end, taken, label)
         self.chime("hold_end", end)
-        self.t = end + STRIKE_MS
+        self.t = end + CHIME_MS["hold_end"]
 
-    def overlay(self, text: str, at: int, start: int, end: int, taken: list[tuple[int, int]], label: str, must: bool) -> None:
+    def overlay(self, text: str, at: int, start: int, end: int, taken: list[tuple[int, int]], label: str) -> None:
         """Lay a line over a hold's silence at `at`, unless it would touch other speech."""
         length = self.speech_ms(text)
         span = (at, at + length)
@@ -306,8 +325,7 @@ class _Planner:
             and (place == len(taken) or span[1] + CUE_GAP_MS <= taken[place][0])
         )
         if not fits:
-            if must:
-                self.notes.append(f"{label}: dropped {text!r} at {format_duration(at - start)}: no room in the hold")
+            self.notes.append(f"{label}: dropped {text!r} at {format_duration(at - start)}: no room in the hold")
             return
         taken.insert(place, span)
         self.events.append(Event(span[0], span[1], "speech", text=text))
@@ -360,39 +378,3 @@ def _spoken_duration(ms: int) -> str:
     if seconds or not minutes:
         parts.append(f"{seconds} second" + ("s" if seconds != 1 else ""))
     return " ".join(parts)
-
-
-# -- a session over the limit, and where to change it ------------------------------------
-
-_CHANGE = {"reps": "fewer reps", "hold": "a shorter hold", "flow": "fewer or shorter moves"}
-
-
-def too_long_problem(routine: Routine, timeline: Timeline, how: str, path: str | None = None,
-                     bound: str = "") -> Problem:
-    """The message for a planned session over the limit, at its longest exercise."""
-    exercise_chapters = timeline.chapters[1: 1 + len(routine.exercises)]  # after the introduction
-    spans = [chapter.end_ms - chapter.start_ms for chapter in exercise_chapters]
-    return over_limit_problem(routine, spans, timeline.duration_ms, bound, how, path)
-
-
-def over_limit_problem(routine: Routine, spans: list[int], total: int, bound: str, how: str, path: str | None) -> Problem:
-    path = path if path is not None else str(routine.path)
-    found = f"found {bound + ' ' if bound else ''}{hours(total)} {how}"
-    expected = f"expected a session of at most {hours(MAX_SESSION_MS)}"
-    if not spans:
-        return Problem(path, 1, 1, f"{expected}, {found}")
-    index = max(range(len(spans)), key=spans.__getitem__)
-    exercise = routine.exercises[index]
-    key = "reps" if exercise.reps > 1 else "flow" if exercise.flow else "hold"
-    places = {place[0]: place[1:] for place in exercise.places}
-    where, line, column = places.get(key, (f"exercises[{index}]", exercise.line, 0))
-    share = f"exercises[{index}] takes {hours(spans[index])} of it: {_CHANGE[key]}"
-    return Problem(path, line, column, f"{where}: {expected}, {found} ({share})")
-
-
-def hours(ms: int) -> str:
-    """10_800_000 -> '3h', 11_100_000 -> '3h05m', 2_700_000 -> '45m'."""
-    whole_hours, minutes = divmod(round(ms / 60_000), 60)
-    if not whole_hours:
-        return f"{minutes}m"
-    return f"{whole_hours}h{minutes:02d}m" if minutes else f"{whole_hours}h"

@@ -54,6 +54,9 @@ class Exercise:
     """Side names ("right", "left"); empty when the exercise has no sides."""
     switch_ms: int = 5000
     """Gap between the two sides' holds, to change position."""
+    setup_ms: int = 4000
+    """Silence before the first hold, and before each rep after a rest: time to get into
+    position before the start chime."""
     cues: tuple[Cue, ...] = ()
     """Extra lines spoken at given times within each hold."""
     flow: tuple[Move, ...] = ()

@@ -59,6 +59,7 @@ TIMINGS = (
     Key("reps", FieldReader.integer, (1, MAX_REPS), Exercise),
     Key("rest", FieldReader.duration, (0, MAX_REST_MS), Exercise, "rest_ms"),
     Key("switch", FieldReader.duration, (0, MAX_REST_MS), Exercise, "switch_ms"),
+    Key("setup", FieldReader.duration, (0, MAX_REST_MS), Exercise, "setup_ms"),
 )
 """How each exercise is timed; under `defaults:` for every exercise, or on one of them."""
 
