@@ -65,8 +65,8 @@ LEGEND = """\
 - hold speech max / median: speech inside a timed hold over the hold's length, over the holds.
 - quiet before 1st hold: per exercise, from the end of the last line to the start chime of its
   first hold (for a flow, to the start of its first move's line); the minimum over exercises.
-- quiet after switch: from the end of the line that opens each switch ("Switch sides.") to the
-  next line or hold; the minimum.
+- quiet after switch: after each switch, the silence between the last line before the next
+  side starts (its start chime, or for a flow its first move's line) and that start; the minimum.
 - hold quiet min: the longest stretch of a timed hold with no speech and no chime ringing, over
   the hold's length; the minimum over holds. short of target: the holds whose longest quiet
   stretch is under min(40% of the hold, 5 s), of all timed holds.
@@ -189,10 +189,9 @@ def plan_figures(s: Session) -> dict:
     f["first"] = min(firsts, default=None)
     after = []
     for switch in (e for e in s.events if e.kind == "switch"):
-        said = [e.end_ms for e in speech if e.start_ms == switch.start_ms]  # "Switch sides." opens it
-        start = said[0] if said else switch.start_ms
-        following = [x.start_ms for x in speech + holds if x.start_ms >= start]
-        after.append(((min(following) - start) / 1000, switch.text))
+        begins = min(x.start_ms for x in speech + holds if x.start_ms >= switch.end_ms)  # the next side
+        last = max((e.end_ms for e in speech if e.end_ms <= begins), default=switch.start_ms)
+        after.append(((begins - last) / 1000, switch.text))
     f["switch"] = min(after, default=None)
     f["flow"] = max((x for x in flows if x[1] >= 4), default=None)
     return f

@@ -334,22 +334,28 @@ class _Planner:
         sides = exercise.sides or (None,)
         scale = self.narration.hold_scale
         for side_index, side in enumerate(sides):
-            if side:
-                self.say(spoken_side(side))
-            if not self.minimal and exercise.reps > 1:
-                self.say(f"{exercise.reps} rounds, moving with your breath.")
+            if side_index == 0:  # a later side is named in the switch, which leaves the setup time
+                lines = [spoken_side(side)] if side else []
+                if not self.minimal and exercise.reps > 1:
+                    lines.append(f"{exercise.reps} rounds, moving with your breath.")
+                self.say_all(lines[:-1])
+                if lines:
+                    self.say(lines[-1], gap_after=exercise.setup_ms)
+                else:
+                    self.t += exercise.setup_ms
             for cycle in range(1, exercise.reps + 1):
                 if exercise.reps > 1 and cycle == exercise.reps:
                     self.say("Last round.", gap_after=300)
                 for move in exercise.flow:
-                    self.say(move.text, gap_after=0)
+                    # The whole line the first round; after that the short form, if it has one.
+                    self.say(move.short if cycle > 1 and move.short else move.text, gap_after=0)
                     hold = round(move.hold_ms * scale)
                     self.events.append(Event(self.t, self.t + hold, "hold", text=f"{exercise.name}: {move.text}"))
                     self.t += max(hold, LINE_GAP_MS)
             if not self.minimal:
                 self.say("And relax.")
             if side_index + 1 < len(sides):
-                self.gap("switch", exercise.switch_ms, [] if self.minimal else ["Switch sides."], f"switch in {exercise.name}")
+                self.switch(exercise, sides[side_index + 1], f"switch in {exercise.name}")
 
 
 def spoken_side(side: str) -> str:

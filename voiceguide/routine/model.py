@@ -34,6 +34,9 @@ class Move:
     """What to say when moving into this position."""
     hold_ms: int = 3_000
     """How long to stay there once the line has been said."""
+    short: str = ""
+    """What to say in the rounds after the first ('Round.'), once the move is known; '' says
+    `text` every round."""
 
 
 @dataclass(frozen=True)

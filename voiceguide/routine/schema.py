@@ -81,7 +81,7 @@ TOP_KEYS = ("title", "summary", "source", "intro", "outro", "defaults", "exercis
 DEFAULTS_KEYS = TIMING_KEYS + SETTING_KEYS
 EXERCISE_KEYS = ("name", "steps", "sides", "cues", "flow") + TIMING_KEYS
 CUE_KEYS = ("at", "say")
-MOVE_KEYS = ("say", "hold")
+MOVE_KEYS = ("say", "hold", "short")
 
 _EXERCISE_DEFAULTS = {field.name: field.default for field in dataclasses.fields(Exercise)}
 
@@ -277,4 +277,7 @@ class RoutineReader(FieldReader):
         hold = Move.hold_ms
         if "hold" in fields:
             hold = self.duration(fields["hold"].value, f"{where}.hold", 0, MAX_HOLD_MS)
-        return Move(text=text, hold_ms=hold) if text and hold is not None else None
+        short = self.text(fields["short"].value, f"{where}.short") if "short" in fields else ""
+        if text and hold is not None and short is not None:
+            return Move(text=text, hold_ms=hold, short=short)
+        return None
