@@ -152,17 +152,19 @@ def in_fork(synthesize: Synthesize) -> Synthesize:
     def synthesize_in_fork(text: str) -> tuple[np.ndarray, int]:
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: synthesize, send the samples back, exit
-            os.close(read_end)
+        if pid == 0:  # the child: synthesize, send the samples back, exit, whatever happens
             try:
+                os.close(read_end)
                 die_with_parent()
-                samples, rate = synthesize(text)
-                answer = b"ok %d\n" % rate + np.asarray(samples, dtype="<f4").tobytes()
-            except BaseException as error:
-                answer = f"error {type(error).__name__}: {error}".encode()[:4000]
-            with os.fdopen(write_end, "wb") as out:
-                out.write(answer)
-            os._exit(0)
+                try:
+                    samples, rate = synthesize(text)
+                    answer = b"ok %d\n" % rate + np.asarray(samples, dtype="<f4").tobytes()
+                except BaseException as error:
+                    answer = f"error {type(error).__name__}: {error}".encode()[:4000]
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(answer)
+            finally:
+                os._exit(0)
         os.close(write_end)
         with os.fdopen(read_end, "rb") as answer:
             data = answer.read()
