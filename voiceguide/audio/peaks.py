@@ -13,12 +13,12 @@ is computed only around samples loud enough that the peak between them could rea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from ..recipe import SAMPLE_RATE
+from ..speech.loudness import interpolators
 
 PROMISE_DBTP = -1.0
 """What the README promises: the MP3's true peak is under this, by any BS.1770 meter."""
@@ -40,17 +40,6 @@ OVERSAMPLE = 8
 up to 0.15 dB under ffmpeg's ebur128 meter)."""
 
 
-@lru_cache(maxsize=1)
-def _interpolators() -> list[np.ndarray]:
-    """Polyphase FIR filters (windowed sinc, 16 taps each) for the points between two samples."""
-    taps = np.arange(-8, 8)
-    filters = []
-    for phase in range(1, OVERSAMPLE):
-        h = np.sinc(taps + phase / OVERSAMPLE) * np.kaiser(taps.size, 5.0)
-        filters.append(h / h.sum())
-    return filters
-
-
 @dataclass(frozen=True)
 class Correction:
     """Turn samples [start, end) down to `gain` (with ramps outside them)."""
@@ -69,7 +58,7 @@ class Meter:
 
     def __init__(self, limit_dbtp: float):
         self.limit = 10 ** (limit_dbtp / 20)
-        self.filters = _interpolators()
+        self.filters = interpolators(OVERSAMPLE)
         self.taps = self.filters[0].size
         # Between two samples the 4x interpolation can exceed them by at most the sum of its
         # taps' magnitudes: no true peak over the limit lies away from a sample over limit / that.

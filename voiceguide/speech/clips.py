@@ -23,19 +23,6 @@ SILENCE_DBFS = -45.0  # below this, a clip's leading and trailing samples count 
 EDGE_FADE_MS = 6
 
 
-def finish_clip(raw: Path, out: Path, text: str, words_per_minute: int) -> str:
-    """Check a freshly synthesized WAV file and write its cleaned version to `out`.
-
-    Runs inside the speech worker processes, so the cleaning is spread over the cores.
-    Returns why the clip is unusable, or '' when `out` was written.
-    """
-    try:
-        samples, rate = read_wav(raw)
-    except (OSError, ValueError, EOFError, wave.Error) as error:
-        return f"unreadable clip ({error})"
-    return finish_samples(samples, rate, out, text, words_per_minute)
-
-
 def finish_samples(samples: np.ndarray, rate: int, out: Path, text: str, words_per_minute: int) -> str:
     """Resample freshly synthesized audio to SAMPLE_RATE, check it and write it cleaned to `out`.
 

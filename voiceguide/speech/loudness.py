@@ -60,7 +60,7 @@ def _k_response(n: int, sample_rate: int) -> np.ndarray:
 def prepare(n: int, sample_rate: int) -> None:
     """Compute the cached filter responses for an n-point FFT ahead of use."""
     _k_response(n, sample_rate)
-    _interpolators()
+    interpolators()
 
 
 def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -96,15 +96,14 @@ def _gated_loudness(weighted: np.ndarray, sample_rate: int) -> float:
     return float(-0.691 + 10 * np.log10(np.mean(kept)))
 
 
-@lru_cache(maxsize=1)
-def _interpolators() -> list[np.ndarray]:
-    """Polyphase FIR filters (windowed sinc, 16 taps each) for the 3 in-between points of
-    4x oversampling, as BS.1770's true-peak meter does."""
+@lru_cache(maxsize=None)
+def interpolators(oversample: int = OVERSAMPLE) -> list[np.ndarray]:
+    """Polyphase FIR filters (windowed sinc, 16 taps each) for the points between two samples
+    when oversampling `oversample` times (4, as BS.1770's true-peak meter does, by default)."""
     taps = np.arange(-8, 8)
     filters = []
-    for phase in (1, 2, 3):
-        t = taps + phase / OVERSAMPLE
-        h = np.sinc(t) * np.kaiser(taps.size, 5.0)
+    for phase in range(1, oversample):
+        h = np.sinc(taps + phase / oversample) * np.kaiser(taps.size, 5.0)
         filters.append(h / h.sum())
     return filters
 
@@ -113,7 +112,7 @@ def true_peak_envelope(samples: np.ndarray) -> np.ndarray:
     """For each sample, the largest magnitude of the signal 4x oversampled around it."""
     x = samples.astype(np.float64)
     envelope = np.abs(x)
-    for h in _interpolators():
+    for h in interpolators():
         # Output i is the signal between samples i and i+1; 'full' then trimmed to align.
         between = np.convolve(x, h[::-1], mode="full")[7: 7 + x.size]
         np.maximum(envelope, np.abs(between), out=envelope)
