@@ -447,7 +447,7 @@ def test_sore_back_loads():
     assert (first.hold_ms, first.reps, first.rest_ms, first.switch_ms) == (30_000, 3, 10_000, 5_000)
     assert first.sides == ("right knee", "left knee")
     assert first.cues[0].at_ms == 10_000
-    assert routine.intro[0] == "You will need a mat or a soft spot on the floor, somewhere quiet."
+    assert routine.intro == ("You will need a mat, or a soft spot on the floor.",)
     assert routine.summary.startswith("A floor session to loosen")
 
 

@@ -25,7 +25,7 @@ from .routine.model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
 from .record import FORMAT as RECORD_FORMAT
 from .record import SessionRecord
-from .recipe import CLIP_RECIPE, SAMPLE_RATE
+from .recipe import CLIP_RECIPE, PLAN_VERSION, SAMPLE_RATE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -128,6 +128,7 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
         "model": model,
         "format": RECORD_FORMAT,
         "clips": CLIP_RECIPE,
+        "plan": PLAN_VERSION,
         "version": __version__,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()

@@ -21,5 +21,8 @@ CEILING_DBTP = -3.0
 LOWPASS_HZ = 7500.0
 """Speech is band-limited here (see loudness.band_limit)."""
 
+PLAN_VERSION = 2
+"""How sessions are paced (plan/): 2: the safety opening, flows paced by breath, stays."""
+
 CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": SPEECH_LUFS, "ceiling": CEILING_DBTP, "lowpass": LOWPASS_HZ}
 """Everything about how clips are made besides their voice and text; part of every cache key."""

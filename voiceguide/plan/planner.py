@@ -14,7 +14,8 @@ from typing import Iterable
 
 from ..errors import RoutineError
 from ..limits import MAX_SESSION_MS, too_long_problem
-from ..routine.model import Exercise, Narration, Routine, format_duration
+from ..routine import safety
+from ..routine.model import STAY_MS, Exercise, Move, Narration, Routine, format_duration
 from .timeline import CHIME_MS, Chapter, Event, SpeechMeasure, Timeline
 
 
@@ -129,9 +130,10 @@ class _Planner:
         self.chapters.append(Chapter(0, 0, "Introduction"))
         self.t = LEAD_IN_MS
         self.say(f"{self.routine.title}.", gap_after=700)
-        # Every seed text gives this advice; it opens every session whatever the verbosity.
-        self.say("Before we start: move slowly, and stop at once if anything hurts.")
-        self.say("If your pain lasts, see a doctor or a physical therapist.", gap_after=700)
+        # Safety opens every session whatever the verbosity (briefly when it is minimal).
+        advice = safety.spoken(self.routine.safety, self.minimal)
+        self.say_all(advice[:-1])
+        self.say(advice[-1], gap_after=700)
         if not self.minimal:
             self.say_all(self.routine.intro)
         count = len(self.routine.exercises)
@@ -255,8 +257,11 @@ class _Planner:
         self.events.append(Event(span[0], span[1], "speech", text=text))
 
     def flow(self, exercise: Exercise) -> None:
+        """Each side: the rounds of moves, each move said at its start (in full the first
+        round, by its short form after), then its time. Three kinds of move: paced by breath
+        (each lasts its breath in or out), a stay (timed like a hold), or a move (its line,
+        then its hold)."""
         sides = exercise.sides or (None,)
-        scale = self.narration.hold_scale
         for side_index, side in enumerate(sides):
             if side_index == 0:  # a later side is named in the switch, which leaves the setup time
                 lines = [spoken_side(side)] if side else []
@@ -267,19 +272,45 @@ class _Planner:
                     self.say(lines[-1], gap_after=exercise.setup_ms)
                 else:
                     self.t += exercise.setup_ms
+            breaths = 0
             for cycle in range(1, exercise.reps + 1):
-                if exercise.reps > 1 and cycle == exercise.reps:
-                    self.say("Last round.", gap_after=300)
-                for move in exercise.flow:
-                    # The whole line the first round; after that the short form, if it has one.
-                    self.say(move.short if cycle > 1 and move.short else move.text, gap_after=0)
-                    hold = round(move.hold_ms * scale)
-                    self.events.append(Event(self.t, self.t + hold, "hold", text=f"{exercise.name}: {move.text}"))
-                    self.t += max(hold, LINE_GAP_MS)
+                for number, move in enumerate(exercise.flow):
+                    text = move.short if cycle > 1 and move.short else move.text
+                    if exercise.reps > 1 and cycle == exercise.reps and number == 0:
+                        text = f"Last round. {text}"
+                    label = f"{exercise.name}: {move.text}"
+                    if exercise.breath_ms:
+                        self.breath(text, exercise.breath_ms[breaths % 2], label)
+                        breaths += 1
+                    elif move.hold_ms >= STAY_MS:
+                        self.stay(exercise, move, text, label, moved=cycle > 1 or number > 0)
+                    else:
+                        self.say(text, gap_after=0)
+                        hold = round(move.hold_ms * self.narration.hold_scale)
+                        self.events.append(Event(self.t, self.t + hold, "hold", text=label))
+                        self.t += max(hold, LINE_GAP_MS)
             if not self.minimal:
                 self.say("And relax.")
             if side_index + 1 < len(sides):
                 self.switch(exercise, sides[side_index + 1], f"switch in {exercise.name}")
+
+    def breath(self, text: str, length: int, label: str) -> None:
+        """A move paced by breath: its line starts the breath, which lasts `length` (it grows,
+        with a note, only if the line is longer)."""
+        start = self.t
+        self.say(text, gap_after=0)
+        end = max(start + length, self.t + LINE_GAP_MS)
+        if end > start + length:
+            self.notes.append(f"{label}: the breath grew from {format_duration(length)} to "
+                              f"{format_duration(end - start)} to fit its line")
+        self.events.append(Event(self.t, end, "hold", text=label))
+        self.t = end
+
+    def stay(self, exercise: Exercise, move: Move, text: str, label: str, moved: bool) -> None:
+        """A move of STAY_MS or more: its line, time to move into it (the exercise's setup,
+        unless the flow has just begun, after its own), then a timed hold."""
+        self.say(text, gap_after=exercise.setup_ms if moved else LINE_GAP_MS)
+        self.hold(exercise, round(move.hold_ms * self.narration.hold_scale), label)
 
 
 def spoken_side(side: str) -> str:

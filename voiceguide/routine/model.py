@@ -26,6 +26,10 @@ class Cue:
     """What to say."""
 
 
+STAY_MS = 8000
+"""A flow's move this long or longer (as written) is a stay: a timed hold in a sequence."""
+
+
 @dataclass(frozen=True)
 class Move:
     """One position of a flow (cat-cow: "round your back", "let it sink")."""
@@ -33,7 +37,8 @@ class Move:
     text: str
     """What to say when moving into this position."""
     hold_ms: int = 3_000
-    """How long to stay there once the line has been said."""
+    """How long to stay there once the line has been said. A move of STAY_MS or more is a
+    stay, timed like a hold: start chime, countdown, end chime."""
     short: str = ""
     """What to say in the rounds after the first ('Round.'), once the move is known; '' says
     `text` every round."""
@@ -59,7 +64,10 @@ class Exercise:
     """Gap between the two sides' holds, to change position."""
     setup_ms: int = 4000
     """Silence before the first hold, and before each rep after a rest: time to get into
-    position before the start chime."""
+    position before the start chime. In a flow: before its first move, and before each stay."""
+    breath_ms: tuple[int, ...] = ()
+    """A flow paced by breath: (in, out), the length of each move from the start of its line
+    to the start of the next, the moves taking the breaths in turn; () if its moves have holds."""
     cues: tuple[Cue, ...] = ()
     """Extra lines spoken at given times within each hold."""
     flow: tuple[Move, ...] = ()
@@ -113,8 +121,11 @@ class Routine:
     """One or two sentences about the session; MP3 comment and feed description."""
     source: str = ""
     """Where the exercises come from (attribution)."""
+    safety: tuple[str, ...] = ()
+    """The safety opening: the routine's own lines or a built-in form (routine/safety.py);
+    () for the default."""
     intro: tuple[str, ...] = ()
-    """Extra lines spoken after the safety note, before the first exercise."""
+    """Extra lines spoken after the safety opening, before the first exercise."""
     outro: tuple[str, ...] = ()
     """Extra lines spoken at the end."""
     exercises: tuple[Exercise, ...] = ()

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from . import safety as safety_advice
 from .fields import Field, FieldReader
 from .model import (
     CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, RATE_RANGE, VERBOSITIES,
@@ -27,6 +28,8 @@ MAX_EXERCISES = 100
 MAX_HOLD_MS = 30 * 60_000
 MAX_REST_MS = 30 * 60_000
 MAX_REPS = 100
+BREATH_RANGE_MS = (1000, 20_000)
+"""The shortest and longest breath in or out of `breath:`."""
 
 BOTH_SIDES = ("right", "left")
 
@@ -77,9 +80,9 @@ SETTINGS = (
 
 TIMING_KEYS = tuple(key.name for key in TIMINGS)
 SETTING_KEYS = tuple(key.name for key in SETTINGS)
-TOP_KEYS = ("title", "summary", "source", "intro", "outro", "defaults", "exercises")
+TOP_KEYS = ("title", "summary", "source", "safety", "intro", "outro", "defaults", "exercises")
 DEFAULTS_KEYS = TIMING_KEYS + SETTING_KEYS
-EXERCISE_KEYS = ("name", "steps", "sides", "cues", "flow") + TIMING_KEYS
+EXERCISE_KEYS = ("name", "steps", "sides", "cues", "flow", "breath") + TIMING_KEYS
 CUE_KEYS = ("at", "say")
 MOVE_KEYS = ("say", "hold", "short")
 
@@ -105,6 +108,7 @@ class RoutineReader(FieldReader):
             title = self.text(top["title"].value, "title")
         summary = self.unspoken_text(top["summary"].value, "summary") if "summary" in top else ""
         source = self.unspoken_text(top["source"].value, "source") if "source" in top else ""
+        safety = self.safety(top["safety"].value) if "safety" in top else ()
         intro = self.lines(top["intro"].value, "intro") if "intro" in top else ()
         outro = self.lines(top["outro"].value, "outro") if "outro" in top else ()
 
@@ -119,9 +123,18 @@ class RoutineReader(FieldReader):
             return None
         return Routine(
             id=rid, path=path, title=title or "", summary=summary or "", source=source or "",
-            intro=intro or (), outro=outro or (), exercises=tuple(exercises),
+            safety=safety, intro=intro or (), outro=outro or (), exercises=tuple(exercises),
             narration=narration, voice=voice,
         )
+
+    def safety(self, node: Node) -> tuple[str, ...]:
+        """`full` or `brief` (the built-in openings), or the routine's own line or lines."""
+        if isinstance(node, ScalarNode) and node.tag == STR and node.value in safety_advice.FORMS:
+            return safety_advice.FORMS[node.value]
+        if isinstance(node, SequenceNode) and not node.value:
+            self.fail(node, "safety: expected full, brief, or the lines to say, found an empty list")
+            return ()
+        return self.lines(node, "safety")
 
     # -- defaults ----------------------------------------------------------------------
 
@@ -187,19 +200,37 @@ class RoutineReader(FieldReader):
         if "cues" in fields:
             cues = self.cues(fields["cues"].value, f"{where}.cues", timing["hold"])
         flow: tuple[Move, ...] = ()
+        breath: tuple[int, ...] | None = ()
+        if "breath" in fields:
+            breath = self.breath(fields, where)
         if "flow" in fields:
-            flow = self.flow(fields["flow"].value, f"{where}.flow")
+            flow = self.flow(fields["flow"].value, f"{where}.flow", paced=bool(breath))
             self.refuse_on_flow(fields, where)
-        if name is None or None in timing.values():
+        if name is None or None in timing.values() or breath is None:
             return None
         places = dict(timing["places"])
         if "flow" in fields:
             places["flow"] = (f"{where}.flow", *place(fields["flow"].value))
         return Exercise(
             name=name, steps=steps or (), **{key.target: timing[key.name] for key in TIMINGS},
-            sides=sides, cues=cues, flow=flow, line=node.start_mark.line + 1,
+            sides=sides, cues=cues, flow=flow, breath_ms=breath, line=node.start_mark.line + 1,
             places=tuple((key, *where_set) for key, where_set in places.items()),
         )
+
+    def breath(self, fields: dict[str, Field], where: str) -> tuple[int, ...] | None:
+        """`breath: 5` (in and out alike) or `breath: [4, 6]` (in, out), on a flow only."""
+        node = fields["breath"].value
+        if "flow" not in fields:
+            self.fail(fields["breath"].key, f"{where}.breath: expected breath only on a flow (it paces the moves), found it on a hold")
+            return None
+        items = node.value if isinstance(node, SequenceNode) else [node]
+        if len(items) not in (1, 2):
+            self.fail(node, f"{where}.breath: expected a breath's length, or a list of two (in, out), found a list of {len(items)}")
+            return None
+        lengths = [self.duration(item, f"{where}.breath", *BREATH_RANGE_MS) for item in items]
+        if None in lengths:
+            return None
+        return tuple(lengths * 2)[:2]  # type: ignore[return-value]
 
     def refuse_on_flow(self, fields: dict[str, Field], where: str) -> None:
         if "hold" in fields:
@@ -257,14 +288,14 @@ class RoutineReader(FieldReader):
             return None
         return Cue(at_ms=at, text=text)
 
-    def flow(self, node: Node, where: str) -> tuple[Move, ...]:
+    def flow(self, node: Node, where: str, paced: bool = False) -> tuple[Move, ...]:
         items = self.sequence(node, where, "a list of moves")
         if items is not None and not items:
             self.fail(node, f"{where}: expected at least one move, found an empty list")
-        moves = [self.move(item, f"{where}[{index}]") for index, item in enumerate(items or [])]
+        moves = [self.move(item, f"{where}[{index}]", paced) for index, item in enumerate(items or [])]
         return tuple(move for move in moves if move is not None)
 
-    def move(self, node: Node, where: str) -> Move | None:
+    def move(self, node: Node, where: str, paced: bool = False) -> Move | None:
         if isinstance(node, ScalarNode):
             text = self.text(node, where)
             return Move(text=text) if text else None
@@ -275,6 +306,9 @@ class RoutineReader(FieldReader):
             return None
         text = self.text(fields["say"].value, f"{where}.say")
         hold = Move.hold_ms
+        if "hold" in fields and paced:
+            self.fail(fields["hold"].key, f"{where}.hold: expected no hold on a move paced by breath (each move lasts a breath), found one")
+            return None
         if "hold" in fields:
             hold = self.duration(fields["hold"].value, f"{where}.hold", 0, MAX_HOLD_MS)
         short = self.text(fields["short"].value, f"{where}.short") if "short" in fields else ""
