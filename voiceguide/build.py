@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .speech import engines
 from .errors import RoutineError, Problem
+from .routine import safety
 from .routine.load import load, routine_id
 from .routine.model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
@@ -267,6 +268,7 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
             routine=routine.id,
             summary=routine.summary,
             source=routine.source,
+            safety=list(safety.written(routine.safety)),
             build_key=planned.key,
             mp3_bytes=staged.stamp(files["mp3"])[0],
             files={kind: path.name for kind, path in files.items()},

@@ -26,6 +26,8 @@ class SessionRecord:
     """The routine's id."""
     summary: str = ""
     source: str = ""
+    safety: list[str] = field(default_factory=list)
+    """The safety advice the page and feed show with the session (routine/safety.written)."""
     build_key: str = ""
     """Hash of every input of the build (build.build_key)."""
     mp3_bytes: int = 0

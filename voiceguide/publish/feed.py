@@ -51,7 +51,7 @@ def feed_xml(sessions: list[Session], base_url: str) -> bytes:
         item = feed.add_entry(order="append")
         item.guid(f"voiceguide:{session.name}", permalink=False)  # by name: a rebuild is the same episode
         item.title(session.title)
-        item.description(session.summary + (f"\n\nSource: {session.source}" if session.source else ""))
+        item.description(_description(session))
         item.link(href=f"{base}{INDEX_NAME}#{quote(session.name)}")
         item.pubDate(session.built)
         item.enclosure(base + quote(session.files["mp3"]), str(session.mp3_bytes), "audio/mpeg")
@@ -63,6 +63,16 @@ def feed_xml(sessions: list[Session], base_url: str) -> bytes:
         if "vtt" in session.files:
             item.podcast2.transcript = base + quote(session.files["vtt"])
     return feed.rss_str(pretty=True)
+
+
+def _description(session: Session) -> str:
+    """The episode's notes: its real length (from the plan), summary, safety advice, source."""
+    minutes = max(1, round(session.duration_ms / 60_000))
+    parts = [f"{minutes} minutes. {session.summary}".strip(),
+             "Before you start: " + " ".join(session.safety)]
+    if session.source:
+        parts.append(f"Source: {session.source}")
+    return "\n\n".join(parts)
 
 
 class _Podcast2(BaseExtension):

@@ -49,6 +49,8 @@ def _session(session: Session) -> str:
         f'<h3>Chapters</h3>\n<ol class="chapters">\n{chapters}\n</ol>' if chapters else "",
         f'<details class="transcript" open><summary>Transcript</summary>\n<ol class="lines">\n{lines}\n</ol></details>'
         if lines else "",
+        '<details class="safety"><summary>Before you start</summary>\n<ul>\n'
+        + "\n".join(f"<li>{escape(line)}</li>" for line in session.safety) + "\n</ul></details>",
         f'<p class="source">Source: {escape(session.source)}</p>' if session.source else "",
         "</article>",
     ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..plan import Chapter, Event
 from ..record import SessionRecord
+from ..routine import safety
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class Session:
     title: str
     summary: str
     source: str
+    safety: tuple[str, ...]
+    """The safety advice to show with it."""
     duration_ms: int
     mp3_bytes: int
     built: datetime
@@ -91,6 +94,7 @@ def read_session(mp3: Path) -> Session:
         title=record.title,
         summary=record.summary or "",
         source=record.source or "",
+        safety=tuple(record.safety) if isinstance(record.safety, list) and record.safety else safety.WRITTEN,
         duration_ms=record.duration_ms,
         mp3_bytes=mp3.stat().st_size,
         built=datetime.fromtimestamp(record_path.stat().st_mtime, timezone.utc).replace(microsecond=0),
@@ -114,6 +118,7 @@ def _check_text(session: Session) -> None:
     texts = {
         "file name": session.name, "routine": session.routine, "title": session.title,
         "summary": session.summary, "source": session.source,
+        **{f"safety line {i + 1}": line for i, line in enumerate(session.safety)},
         **{f"file {kind}": name for kind, name in session.files.items()},
         **{f"chapter {i + 1}": chapter.title for i, chapter in enumerate(session.chapters)},
         **{f"transcript line {i + 1}": event.text for i, event in enumerate(session.transcript)},
