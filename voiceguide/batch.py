@@ -103,7 +103,8 @@ def build_batch(
 
     A VoiceguideError fails only its own session. With `publish`, the playlist, index page
     and feed of out_dir are brought up to date with every session in it (see publish.py);
-    the feed names the files under `base_url` (publish.DEFAULT_BASE_URL by default).
+    the feed names the files under `base_url` (by default the one given last for out_dir,
+    else publish.DEFAULT_BASE_URL).
     """
     status = Status(len(routines))
     report = progress or _quiet
@@ -153,10 +154,9 @@ def build_batch(
     published, problem = None, ""
     if publish:
         try:
-            from .publish import DEFAULT_BASE_URL
             from .publish import publish as publish_sessions
 
-            published = publish_sessions(out_dir, base_url or DEFAULT_BASE_URL)
+            published = publish_sessions(out_dir, base_url)
         except VoiceguideError as error:  # reported with the failed sessions, not instead of them
             problem = str(error)
     return BatchResult(results, failures, status.seconds, status.synthesized, published, problem)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .speech import engines
-from .errors import RoutineError, Problem
+from .errors import RoutineError
+from .routine.files import all_routines, resolve  # noqa: F401 (the routines a build finds)
 from .routine import safety
 from .routine.load import load, routine_id
 from .routine.model import Narration, Routine, Voice, format_clock
@@ -76,46 +76,44 @@ class BuildResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def resolve(name: str, routines_dir: Path) -> Path:
-    """A routine argument: a path to a YAML file, or a name in the routines directory."""
-    candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") or os.sep in name:
-        return candidate
-    path = routines_dir / f"{name}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in routines_dir.glob("*.yaml"))) or "none"
-        raise RoutineError([Problem(str(path), 0, 0, f"expected a routine named {name!r}, found no such file (routines: {known})")])
-    return path
-
-
-def all_routines(routines_dir: Path) -> list[Path]:
-    return sorted(routines_dir.glob("*.yaml"))
-
-
 def variant_name(routine: Routine, narration: Narration, voice: Voice) -> str:
     """Output file stem: the routine id, plus a tag for every setting that differs from its defaults.
 
     Ids never contain '--', so 'sore-back--brief' cannot collide with another routine.
     """
+    return "--".join([routine.id, *(tag for tag, _ in _variant(routine, narration, voice))])
+
+
+def variant_title(routine: Routine, narration: Narration, voice: Voice) -> str:
+    """The session's title: the routine's, plus what differs from its defaults, so variants
+    are told apart in the page, feed, playlist and tags: 'Sore Back (brief, holds ×1.5)'."""
+    labels = [label for _, label in _variant(routine, narration, voice)]
+    return f"{routine.title} ({', '.join(labels)})" if labels else routine.title
+
+
+def _variant(routine: Routine, narration: Narration, voice: Voice) -> list[tuple[str, str]]:
+    """(file name tag, title label) for every setting that differs from the routine's own."""
     parts = []
     defaults = routine.narration
     if narration.verbosity != defaults.verbosity:
-        parts.append(narration.verbosity)
+        parts.append((narration.verbosity, narration.verbosity))
     if narration.countdown != defaults.countdown:
-        parts.append(f"count{narration.countdown}")
+        parts.append((f"count{narration.countdown}", f"countdown {narration.countdown}" if narration.countdown else "no countdown"))
     if narration.halfway != defaults.halfway:
-        parts.append("halfway" if narration.halfway else "nohalfway")
+        parts.append(("halfway", "halfway") if narration.halfway else ("nohalfway", "no halfway"))
     if narration.hold_scale != defaults.hold_scale:
-        parts.append(f"x{narration.hold_scale:g}")
+        parts.append((f"x{narration.hold_scale:g}", f"holds ×{narration.hold_scale:g}"))
     if narration.chimes != defaults.chimes:
-        parts.append(f"{narration.chimes}chimes")
+        parts.append((f"{narration.chimes}chimes", "no chimes" if narration.chimes == "none" else f"{narration.chimes} chimes"))
     if voice.engine != routine.voice.engine:
-        parts.append(voice.engine)
+        parts.append((voice.engine, {"piper": "Piper", "pyttsx3": "eSpeak NG"}.get(voice.engine, voice.engine)))
     if voice.voice != routine.voice.voice:
-        parts.append(routine_id(Path(voice.voice or "default")))
+        name = routine_id(Path(voice.voice or "default"))
+        shown = Path(voice.voice).stem if voice.voice.endswith(".onnx") else voice.voice or "default"
+        parts.append((name, f"voice {shown}"))
     if voice.rate != routine.voice.rate:
-        parts.append(f"{voice.rate}wpm")
-    return "--".join([routine.id, *parts])
+        parts.append((f"{voice.rate}wpm", f"{voice.rate} wpm"))
+    return parts
 
 
 def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
@@ -255,7 +253,8 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
     with StagedSet(out_dir) as staged:
         staged.write(files["vtt"], transcript_vtt(timeline).encode())
         staged.write(files["chapters"], chapters_json(timeline).encode())
-        tags = Tags(title=routine.title, comment=_comment(routine), year=time.strftime("%Y"))
+        title = variant_title(routine, planned.narration, planned.voice)
+        tags = Tags(title=title, comment=_comment(routine), year=time.strftime("%Y"))
         with ThreadPoolExecutor(max_workers=1) as background:
             # The cover is drawn while the encoder runs; it is needed only for the tags.
             cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
@@ -263,7 +262,7 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
             export(session, staged.path(files["mp3"]), SAMPLE_RATE, tags, timeline.chapters, cover.result)
         staged.write(files["cover"], cover.result())
         record = SessionRecord(
-            title=routine.title,
+            title=title,
             duration_ms=timeline.duration_ms,
             routine=routine.id,
             summary=routine.summary,

@@ -61,3 +61,15 @@ def exercise_floor_ms(exercise: Exercise, narration: Narration) -> int:
         return sides * exercise.reps * round_ms + (sides - 1) * exercise.switch_ms
     holds = exercise.reps * sides * round(exercise.hold_ms * scale)
     return holds + (exercise.reps - 1) * exercise.rest_ms + exercise.reps * (sides - 1) * exercise.switch_ms
+
+
+TYPICAL_SHARE = 0.89
+"""The middle of the measured clip lengths (see ESTIMATE_SHARE): for a length to show, not
+for a limit."""
+
+
+def estimated_ms(routine: Routine, narration: Narration | None = None, rate: int | None = None) -> int:
+    """About how long the session of `routine` lasts, without making any of its speech."""
+    per_word_ms = TYPICAL_SHARE * 60_000 / (rate or routine.voice.rate)
+    timeline = lay_out(routine, lambda text: round(len(text.split()) * per_word_ms), narration or routine.narration, overlays=False)
+    return timeline.duration_ms

@@ -9,11 +9,12 @@ import click
 
 from .. import __version__
 from ..errors import RoutineError, VoiceguideError
-from ..routine.model import ENGINES, format_clock
+from ..routine.model import ENGINES
 from ..text import printable
 from .options import (
-    ROUTINES_DIR, base_url_option, build_options, jobs_default, narration_options, out_option, routines_option,
+    base_url_option, build_options, jobs_default, narration_options, out_option, routines_option,
 )
+from .routines import COMMANDS, complete_routine
 from .output import Progress, echo_table, qr_code, report_failures, report_published, report_skipped, session_count
 
 
@@ -71,7 +72,7 @@ def _load(paths: list[Path], options=None) -> list:
 
 
 @cli.command()
-@click.argument("routines", nargs=-1)
+@click.argument("routines", nargs=-1, shell_complete=complete_routine)
 @click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory.")
 @out_option()
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
@@ -188,7 +189,7 @@ def serve(out_dir, host, port, lan):
 
 
 @cli.command()
-@click.argument("routine")
+@click.argument("routine", shell_complete=complete_routine)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON events (start_ms, end_ms, kind, text).")
 @narration_options
 @routines_option()
@@ -207,52 +208,6 @@ def plan(routine, as_json, routines_dir, **narration):
     (loaded,) = _load([resolve(routine, routines_dir)], options)
     timeline = speak_and_plan(loaded, options, jobs=jobs_default()).timeline
     click.echo(plan_json(timeline) if as_json else script(timeline))
-
-
-@cli.command(name="list")
-@routines_option()
-def list_routines(routines_dir):
-    """List the routines with their exercise counts and durations.
-
-    \b
-    Example:
-      voiceguide list
-    """
-    from ..batch import Failure, plan_all
-    from ..build import all_routines
-
-    loaded = _load(all_routines(routines_dir))
-    if not loaded:
-        raise click.ClickException(f"no routines (*.yaml) in {routines_dir}/")
-    timelines = plan_all(loaded, jobs=jobs_default())  # each phrase spoken once, for all of them
-    rows = [("id", "title", "exercises", "duration")]
-    for routine, timeline in zip(loaded, timelines):
-        duration = "-" if isinstance(timeline, Failure) else format_clock(timeline.duration_ms)
-        rows.append((routine.id, routine.title, str(len(routine.exercises)), duration))
-    echo_table(rows)
-    failures = [timeline for timeline in timelines if isinstance(timeline, Failure)]
-    report_failures(failures)
-    if failures:
-        sys.exit(1)
-
-
-@cli.command()
-@click.argument("name")
-@routines_option("Where to write the routine.")
-def new(name, routines_dir):
-    """Write a commented starter routine, NAME.yaml, that builds as it is.
-
-    NAME is the routine's id: lower-case letters and digits, words joined by hyphens.
-    An existing file is never overwritten.
-
-    \b
-    Example:
-      voiceguide new evening-stretch && voiceguide build evening-stretch
-    """
-    from ..routine.starter import new as write_starter
-
-    path = write_starter(name, routines_dir)
-    click.echo(f"wrote {path}: edit it, then try 'voiceguide plan {name if routines_dir == ROUTINES_DIR else path}'")
 
 
 @cli.command()
@@ -301,6 +256,10 @@ def voices(engine):
             continue
         rows += [(v.engine, v.id, v.language, f"{v.sample_rate} Hz") for v in module.voices()]
     echo_table(rows)
+
+
+for command in COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:

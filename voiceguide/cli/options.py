@@ -50,9 +50,7 @@ def _base_url(ctx, param, value):
     from urllib.parse import urlsplit
 
     if value is None:
-        from ..publish import DEFAULT_BASE_URL
-
-        return DEFAULT_BASE_URL
+        return None  # the one given last for the output directory, else the default
     if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
         raise click.BadParameter(f"expected an absolute http(s) URL like https://example.org/stretches/, found {value!r}")
     return value.rstrip("/") + "/"
@@ -60,7 +58,8 @@ def _base_url(ctx, param, value):
 
 base_url_option = click.option(
     "--base-url", callback=_base_url,
-    help="Where the feed says the files are (default http://127.0.0.1:8000/, what 'voiceguide serve' prints).",
+    help="Where the feed says the files are; kept for the output directory until changed "
+         "(default: the one given last, else http://127.0.0.1:8000/, what 'voiceguide serve' prints).",
 )
 
 

@@ -23,6 +23,11 @@ def qr_code(text: str) -> str:
 def report_published(published) -> None:
     names = ", ".join(str(path) for path in published.written)
     click.echo(f"published: {names} ({session_count(published.sessions)})")
+    from ..publish import FEED_NAME
+
+    if any(path.name == FEED_NAME for path in published.written):
+        origin = {"kept": " (the --base-url given before; a new --base-url changes it)", "given": " (kept for later runs)"}
+        click.echo(printable(f"feed: its files are under {published.base_url}{origin.get(published.base_url_from, '')}"))
 
 
 def report_skipped(published) -> None:
@@ -84,8 +89,11 @@ def report_failures(failures) -> None:
         click.echo(f"failed: {failure.routine.id}: {message}", err=True)
 
 
-def echo_table(rows: list[tuple[str, ...]]) -> None:
-    """Rows as aligned columns; the first row is the heading."""
+def echo_table(rows: list[tuple[str, ...]], below: dict[int, list[str]] | None = None) -> None:
+    """Rows as aligned columns; the first row is the heading. `below` holds lines printed
+    under a row (by its index), indented, outside the columns."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
+    for index, row in enumerate(rows):
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        for line in (below or {}).get(index, []):
+            click.echo(f"  {printable(line)}")

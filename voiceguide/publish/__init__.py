@@ -22,6 +22,10 @@ class Published:
     """Files (re)written; the others already said the same."""
     skipped: tuple[str, ...] = ()
     """Why each session that could not be listed was left out ('out/x.mp3: ...')."""
+    base_url: str = DEFAULT_BASE_URL
+    """Where the feed says the files are."""
+    base_url_from: str = "default"
+    """'given' (this time), 'kept' (given before, remembered in the directory) or 'default'."""
 
 
 def playlist(sessions: list[Session]) -> str:
@@ -34,16 +38,19 @@ def playlist(sessions: list[Session]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(out_dir: Path, base_url: str = DEFAULT_BASE_URL) -> Published:
+def publish(out_dir: Path, base_url: str | None = None) -> Published:
     """Write the playlist, index page and podcast feed of every session in `out_dir`.
 
     Each file is written atomically, and only if it would change, so publishing an
-    unchanged directory writes nothing. `base_url` is where the feed says the files are.
+    unchanged directory writes nothing. `base_url` is where the feed says the files are;
+    it is remembered for `out_dir`, and without it the one given last time is kept.
     """
+    from .base_url import base_url_for, remember
     from .feed import feed_xml
     from .page import index_html
 
     skipped: list[str] = []
+    base_url, base_url_from = base_url_for(out_dir, base_url)
     sessions = read_sessions(out_dir, skipped)
     outputs = {
         PLAYLIST_NAME: playlist(sessions).encode(),
@@ -51,7 +58,9 @@ def publish(out_dir: Path, base_url: str = DEFAULT_BASE_URL) -> Published:
         FEED_NAME: feed_xml(sessions, base_url),
     }
     written = [out_dir / name for name, data in outputs.items() if _write_if_changed(out_dir / name, data)]
-    return Published(len(sessions), written, tuple(skipped))
+    if base_url_from == "given":
+        remember(out_dir, base_url)
+    return Published(len(sessions), written, tuple(skipped), base_url, base_url_from)
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:

@@ -7,16 +7,23 @@ import re
 from pathlib import Path
 
 from ..errors import OutputError, VoiceguideError
+from .files import SCHEMA_FILE
+from .json_schema import schema_json
 from .load import routine_id
 
 _CLEAN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # no '--': that joins variant tags
 MAX_NAME = 64
 
-STARTER = """\
+MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}\n"
+"""The first line of a starter and of the seed routines: editors that read it (VS Code with
+the YAML extension, and any editor using yaml-language-server) check and complete the
+routine with the JSON Schema beside it."""
+
+STARTER = MODELINE + """\
 # {title}: a starter routine written by 'voiceguide new'. Change anything you like.
 #   voiceguide plan {name}     shows what will be said, and when
 #   voiceguide build {name}    writes out/{name}.mp3
-# Every key is described in docs/routine-format.md in the voiceguide repository.
+# Every key is described in the format's guide: voiceguide docs format
 #
 # Times are seconds (20, 7.5) or text with units, in quotes: "45s", "2m", "1m30s".
 # Do not write 1:30; YAML tools disagree about what it means.
@@ -75,7 +82,8 @@ def starter(name: str) -> str:
 
 
 def new(name: str, routines_dir: Path) -> Path:
-    """Write a starter routine to routines_dir/NAME.yaml; never over an existing file."""
+    """Write a starter routine to routines_dir/NAME.yaml, never over an existing file, and
+    the JSON Schema its first line names beside it (brought up to date)."""
     if not _CLEAN_ID.fullmatch(name) or len(name) > MAX_NAME:
         suggestion = routine_id(Path(name))[:MAX_NAME].strip("-")
         hint = f" (try {suggestion!r})" if suggestion and suggestion != name else ""
@@ -90,6 +98,21 @@ def new(name: str, routines_dir: Path) -> Path:
             f.write(starter(name))
     except FileExistsError:
         raise OutputError(f"{path}: already exists; edit it, or choose another name") from None
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write: {error.strerror}") from None
+    write_schema(routines_dir)
+    return path
+
+
+def write_schema(routines_dir: Path) -> Path:
+    """routines_dir/routine.schema.json, rewritten only when it is not the current schema."""
+    from ..atomic import write_atomically
+
+    path = routines_dir / SCHEMA_FILE
+    text = schema_json().encode()
+    try:
+        if not path.is_file() or path.read_bytes() != text:
+            write_atomically(path, text)
     except OSError as error:
         raise OutputError(f"{path}: cannot write: {error.strerror}") from None
     return path
