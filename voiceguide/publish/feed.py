@@ -68,7 +68,7 @@ def feed_xml(sessions: list[Session], base_url: str) -> bytes:
 def _description(session: Session) -> str:
     """The episode's notes: its real length (from the plan), summary, safety advice, source."""
     minutes = max(1, round(session.duration_ms / 60_000))
-    parts = [f"{minutes} minutes. {session.summary}".strip(),
+    parts = [f"{minutes} minute{'s' if minutes != 1 else ''}. {session.summary}".strip(),
              "Before you start: " + " ".join(session.safety)]
     if session.source:
         parts.append(f"Source: {session.source}")
