@@ -53,6 +53,7 @@ from voiceguide.measure import decode, locate  # noqa: E402
 from voiceguide.plan import Event, format_time  # noqa: E402
 from voiceguide.recipe import SAMPLE_RATE  # noqa: E402
 from voiceguide.record import SessionRecord  # noqa: E402
+from voiceguide.routine import safety  # noqa: E402
 from voiceguide.routine.load import load  # noqa: E402
 from voiceguide.routine.model import Voice  # noqa: E402
 
@@ -74,7 +75,9 @@ LEGEND = """\
 - chime margin: the minimum over lines that start under a ringing chime of line level over chime
   level in the first 100 ms of the line, in the decoded MP3 (see the docstring); "-": no such line.
 - flow speech (4+ rounds): speech over the span from a flow's first move line to the end of its
-  last move (each side apart), over flows of 4 or more rounds; the maximum ("-": none)."""
+  last move (each side apart), over flows of 4 or more rounds; the maximum ("-": none).
+- safety opening: from the start of the built-in safety opening's first line to the end of its
+  last, and how many times it is said ("-": the routine has its own)."""
 
 
 @dataclass
@@ -194,6 +197,8 @@ def plan_figures(s: Session) -> dict:
         after.append(((begins - last) / 1000, switch.text))
     f["switch"] = min(after, default=None)
     f["flow"] = max((x for x in flows if x[1] >= 4), default=None)
+    advice = [e for e in speech if e.text in safety.SPOKEN + safety.BRIEF]
+    f["safety"] = (advice[-1].end_ms - advice[0].start_ms, len(advice) // len({e.text for e in advice})) if advice else None
     return f
 
 
@@ -242,7 +247,7 @@ def chime_margins(s: Session) -> list[tuple[float, float, float, Event, str]]:
 
 COLUMNS = ["session", "length", "lines", "repeated", "hold speech max", "hold speech median",
            "quiet before 1st hold", "quiet after switch", "hold quiet min", "short of target",
-           "<10 s hold speech max", "chime margin", "flow speech (4+ rounds)"]
+           "<10 s hold speech max", "chime margin", "flow speech (4+ rounds)", "safety opening"]
 
 
 def pct(x: float | None) -> str:
@@ -260,7 +265,8 @@ def report(s: Session) -> tuple[str, list[str]]:
            "-" if f["switch"] is None else f"{f['switch'][0]:.2f} s",
            pct(first_of(f["hold quiet"])), f"{f['short of target']}/{f['holds']}",
            pct(first_of(f["short max"])), "-" if worst is None else f"{worst[0]:.1f} dB",
-           pct(first_of(f["flow"]))]
+           pct(first_of(f["flow"])),
+           "-" if f["safety"] is None else f"{f['safety'][0] / 1000:.1f} s, {f['safety'][1]}x"]
     where = []
     if f["hold max"]:
         where.append(f"most spoken hold: {f['hold max'][1].text} ({pct(f['hold max'][0])})")

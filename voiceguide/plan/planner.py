@@ -262,6 +262,8 @@ class _Planner:
         (each lasts its breath in or out), a stay (timed like a hold), or a move (its line,
         then its hold)."""
         sides = exercise.sides or (None,)
+        # The setup time comes before the first move's line; a stay has its own, after its line.
+        setup = LINE_GAP_MS if self.is_stay(exercise, exercise.flow[0]) else exercise.setup_ms
         for side_index, side in enumerate(sides):
             if side_index == 0:  # a later side is named in the switch, which leaves the setup time
                 lines = [spoken_side(side)] if side else []
@@ -269,9 +271,9 @@ class _Planner:
                     lines.append(f"{exercise.reps} rounds, moving with your breath.")
                 self.say_all(lines[:-1])
                 if lines:
-                    self.say(lines[-1], gap_after=exercise.setup_ms)
+                    self.say(lines[-1], gap_after=setup)
                 else:
-                    self.t += exercise.setup_ms
+                    self.t += setup
             breaths = 0
             for cycle in range(1, exercise.reps + 1):
                 for number, move in enumerate(exercise.flow):
@@ -282,8 +284,8 @@ class _Planner:
                     if exercise.breath_ms:
                         self.breath(text, exercise.breath_ms[breaths % 2], label)
                         breaths += 1
-                    elif move.hold_ms >= STAY_MS:
-                        self.stay(exercise, move, text, label, moved=cycle > 1 or number > 0)
+                    elif self.is_stay(exercise, move):
+                        self.stay(exercise, move, text, label)
                     else:
                         self.say(text, gap_after=0)
                         hold = round(move.hold_ms * self.narration.hold_scale)
@@ -306,10 +308,14 @@ class _Planner:
         self.events.append(Event(self.t, end, "hold", text=label))
         self.t = end
 
-    def stay(self, exercise: Exercise, move: Move, text: str, label: str, moved: bool) -> None:
-        """A move of STAY_MS or more: its line, time to move into it (the exercise's setup,
-        unless the flow has just begun, after its own), then a timed hold."""
-        self.say(text, gap_after=exercise.setup_ms if moved else LINE_GAP_MS)
+    @staticmethod
+    def is_stay(exercise: Exercise, move: Move) -> bool:
+        return not exercise.breath_ms and move.hold_ms >= STAY_MS
+
+    def stay(self, exercise: Exercise, move: Move, text: str, label: str) -> None:
+        """A move of STAY_MS or more: its line, time to move into it (the exercise's setup),
+        then a timed hold."""
+        self.say(text, gap_after=exercise.setup_ms)
         self.hold(exercise, round(move.hold_ms * self.narration.hold_scale), label)
 
 
