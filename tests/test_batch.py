@@ -112,12 +112,15 @@ def mtimes() -> dict[str, int]:
 def test_build_all_builds_every_routine_in_parallel_and_publishes_them(said):
     result = run("build", "--all", "--jobs", "2")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"speech: {len(said)} phrases, {len(said)} synthesized, in ")
-    assert sorted(re.sub(r"\(\d+:\d\d\) in [\d.]+ s$", "", line) for line in lines[1:3]) == [
+    lines = result.stdout.splitlines()  # not a terminal: a log line per phase
+    assert lines[0] == f"speaking: {len(said)} phrases (each from the cache, or synthesized)"
+    assert lines[1].startswith(f"speech: {len(said)} phrases, {len(said)} synthesized, in ")
+    assert lines[2] == "encoding: 2 sessions"
+    assert sorted(re.sub(r"\(\d+:\d\d\) in [\d.]+ s$", "", line) for line in lines[3:5]) == [
         "built: out/alpha.mp3 ", "built: out/beta.mp3 "]
-    assert lines[3] == "published: out/playlist.m3u, out/index.html, out/feed.xml (2 sessions)"
-    assert re.fullmatch(r"2 built, 0 up to date, 0 failed in [\d.]+ s", lines[4])
+    assert lines[5].startswith("published: out/playlist.m3u, out/index.html, out/feed.xml") and lines[5].endswith(" (2 sessions)")
+    assert lines[6] == "feed: its files are under http://127.0.0.1:8000/"
+    assert re.fullmatch(r"2 built, 0 up to date, 0 failed in [\d.]+ s", lines[7])
     assert len(said) == len(set(said))  # lines both routines share were said once
     assert Path("out/playlist.m3u").read_text() == (
         "#EXTM3U\n"

@@ -135,8 +135,10 @@ def test_publish_command_rewrites_only_what_changed(published, tmp_path, monkeyp
 
     Path("out/index.html").unlink()
     result = run(cli, ["publish", "--base-url", "https://example.org/x"])
-    assert (result.exit_code, result.output) == (0, "published: out/index.html, out/feed.xml (2 sessions)\n")
+    assert (result.exit_code, result.output) == (0, "published: out/index.html, out/feed.xml (2 sessions)\n"
+                                                    "feed: its files are under https://example.org/x/ (kept for later runs)\n")
     assert b'url="https://example.org/x/alpha.mp3"' in Path("out/feed.xml").read_bytes()
+    assert Path("out/.voiceguide-base-url").read_text() == "https://example.org/x/\n"  # hidden: never served
 
     bad = run(cli, ["publish", "--base-url", "example.org"])
     assert bad.exit_code == 2

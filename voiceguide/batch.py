@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from .build import BuildResult, Options, Planned, planned_with, up_to_date, write
+from .build import BuildResult, Options, Planned, planned_with, rebuild_reason, up_to_date, write
 from .errors import SpeechError, VoiceguideError
 from .routine.model import Routine, Voice
 from .processes import die_with_parent
@@ -60,7 +60,8 @@ Progress = Callable[[str, Status, "BuildResult | Failure | None"], None]
 """Told what happened, the batch's status, and the session concerned.
 
 What happened: 'up to date', 'built' or 'failed' (a session is done, and comes with it);
-'speaking' (status.phrases is known), 'phrase' (one more synthesized) and 'spoken'.
+'speaking' (status.phrases is known), 'phrase' (one more synthesized), 'spoken' and
+'writing' (the planned sessions are rendered and encoded now).
 """
 
 
@@ -117,6 +118,8 @@ def build_batch(
             failures.append(outcome)
             report("failed", status, outcome)
         else:
+            if outcome.status == "built":
+                outcome.rebuilt = reasons.get(outcome.routine.id, "")
             results.append(outcome)
             report(outcome.status, status, outcome)
 
@@ -124,13 +127,18 @@ def build_batch(
 
     sweep_temporaries(out_dir)  # even when every session is up to date
     # Up to date: hashes and file stamps only, no speech engine, no ffmpeg.
-    pending = []
+    pending, reasons = [], {}
     for routine in routines:
         current = None if force else up_to_date(routine, out_dir, options)
         if current:
             finish(current)
         else:
             pending.append(routine)
+            if not force:  # say why a session built before is built again
+                try:
+                    reasons[routine.id] = rebuild_reason(routine, out_dir, options)
+                except VoiceguideError:
+                    pass
 
     if pending:
         from .speech.cache import ClipCache, cache_dir
@@ -146,6 +154,8 @@ def build_batch(
                 planned.append(session)
         # Longest first, so the batch does not end waiting on one long session.
         planned.sort(key=lambda session: -session.timeline.duration_ms)
+        if planned:
+            report("writing", status, None)
         for outcome in _write_each(planned, out_dir, cache, jobs):
             finish(outcome)
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import __version__
 from .speech import engines
@@ -74,6 +74,8 @@ class BuildResult:
     seconds: float
     speech: SpeechStats | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    rebuilt: str = ""
+    """Why a session built before was built again (rebuild_reason), if it was."""
 
 
 def variant_name(routine: Routine, narration: Narration, voice: Voice) -> str:
@@ -118,8 +120,17 @@ def _variant(routine: Routine, narration: Narration, voice: Voice) -> list[tuple
 
 def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
     """Hash of every input of a build: when it is unchanged, the output is up to date."""
+    return _digest(build_inputs(routine, narration, voice))
+
+
+def _digest(inputs: dict) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def build_inputs(routine: Routine, narration: Narration, voice: Voice) -> dict:
+    """Every input of a build, as the record keeps them."""
     library, model = engines.get(voice.engine).identity(voice)  # for Piper, the model's content too
-    inputs = {
+    return {
         "routine": routine.digest,
         "narration": asdict(narration),
         "voice": asdict(voice),
@@ -130,7 +141,37 @@ def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
         "plan": PLAN_VERSION,
         "version": __version__,
     }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+_CHANGES = {
+    "routine": "the routine changed",
+    "library": "the speech engine's library changed ({} -> {})",
+    "model": "the voice model changed ({} -> {})",
+    "version": "voiceguide changed ({} -> {})",
+}
+
+
+def rebuild_reason(routine: Routine, out_dir: Path, options: Options = Options()) -> str:
+    """Why the session of `routine` in `out_dir` is not up to date, for a session built
+    before; '' for a new one (or a record too old to tell)."""
+    from .atomic import stamp
+
+    narration, voice = options.narration(routine), options.voice_for(routine)
+    files = outputs(out_dir, variant_name(routine, narration, voice))
+    try:
+        recorded = SessionRecord.from_json(files["plan"].read_text())
+    except (OSError, ValueError, AttributeError, TypeError):
+        return ""
+    if not isinstance(recorded.inputs, dict) or not recorded.inputs:
+        return ""
+    now = build_inputs(routine, narration, voice)
+    changed = [key for key in now if recorded.inputs.get(key) != now[key]]
+    reasons = [_CHANGES[key].format(recorded.inputs.get(key), now[key]) for key in changed if key in _CHANGES]
+    if any(key not in _CHANGES for key in changed):
+        reasons.append("the way voiceguide makes sessions changed")
+    if not changed and any(stamp(files["plan"].parent / name) != list(value) for name, value in recorded.stamps.items()):
+        reasons.append("its files changed since they were written")
+    return "; ".join(reasons)
 
 
 def current_record(files: dict[str, Path], key: str) -> SessionRecord | None:
@@ -182,9 +223,12 @@ class Planned:
     clips: dict[str, np.ndarray] | None
     """Every line's clip; None when it is to be read from the cache where it is written."""
     stats: SpeechStats | None = None
+    inputs: dict = field(default_factory=dict)
+    """What `key` is the hash of (build_inputs)."""
 
 
-def speak_and_plan(routine: Routine, options: Options = Options(), cache: ClipCache | None = None, jobs: int = 1) -> Planned:
+def speak_and_plan(routine: Routine, options: Options = Options(), cache: ClipCache | None = None, jobs: int = 1,
+                   synthesized: Callable[[str], None] | None = None) -> Planned:
     """The first half of a build: speak every line (from the cache where possible, the user's
     cache by default), then plan with the real clip lengths. A session estimated over the
     limit is refused first, before anything is said."""
@@ -197,7 +241,7 @@ def speak_and_plan(routine: Routine, options: Options = Options(), cache: ClipCa
     over = too_long(routine, narration, voice.rate)
     if over is not None:
         raise RoutineError([over])
-    clips, stats = speak(phrases(routine, narration), voice, cache, jobs)
+    clips, stats = speak(phrases(routine, narration), voice, cache, jobs, synthesized)  # told of each line made
     return planned_with(routine, options, clips, stats)
 
 
@@ -207,7 +251,8 @@ def planned_with(routine: Routine, options: Options, clips: dict[str, np.ndarray
 
     narration, voice = options.narration(routine), options.voice_for(routine)
     timeline = plan(routine, lambda text: clip_ms(clips[text]), narration)
-    return Planned(routine, narration, voice, build_key(routine, narration, voice), timeline, clips, stats)
+    inputs = build_inputs(routine, narration, voice)
+    return Planned(routine, narration, voice, _digest(inputs), timeline, clips, stats, inputs)
 
 
 def build(
@@ -269,6 +314,7 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
             source=routine.source,
             safety=list(safety.written(routine.safety)),
             build_key=planned.key,
+            inputs=planned.inputs,
             mp3_bytes=staged.stamp(files["mp3"])[0],
             files={kind: path.name for kind, path in files.items()},
             stamps={path.name: staged.stamp(path) for kind, path in files.items() if kind != "plan"},

@@ -30,6 +30,8 @@ class SessionRecord:
     """The safety advice the page and feed show with the session (routine/safety.written)."""
     build_key: str = ""
     """Hash of every input of the build (build.build_key)."""
+    inputs: dict = field(default_factory=dict)
+    """Those inputs themselves (build.build_inputs), to say why a later build is not up to date."""
     mp3_bytes: int = 0
     files: dict[str, str] = field(default_factory=dict)
     """File names by kind: mp3, cover, vtt, chapters, plan (this record)."""

@@ -201,12 +201,26 @@ def plan(routine, as_json, routines_dir, **narration):
       voiceguide plan sore-back
       voiceguide plan sore-back --json > plan.json
     """
+    from ..batch import Status
     from ..build import resolve, speak_and_plan
-    from ..plan import plan_json, script
+    from ..plan import phrases, plan_json, script
 
     options = build_options(**narration)
     (loaded,) = _load([resolve(routine, routines_dir)], options)
-    timeline = speak_and_plan(loaded, options, jobs=jobs_default()).timeline
+    # Progress on stderr (a line redrawn on a terminal, else a line per phase): stdout is the plan.
+    status = Status(1, phrases=len(set(phrases(loaded, options.narration(loaded)))))
+    progress = Progress(live=sys.stderr.isatty(), err=True)
+
+    def synthesized(text: str) -> None:
+        status.synthesized += 1
+        progress("phrase", status, None)
+
+    try:
+        progress("speaking", status, None)
+        timeline = speak_and_plan(loaded, options, jobs=jobs_default(), synthesized=synthesized).timeline
+        progress("spoken", status, None)
+    finally:
+        progress.close()
     click.echo(plan_json(timeline) if as_json else script(timeline))
 
 

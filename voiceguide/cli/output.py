@@ -42,8 +42,10 @@ def session_count(count: int) -> str:
 class Progress:
     """Batch progress: a line redrawn in place on a terminal, plain log lines otherwise."""
 
-    def __init__(self, live: bool):
+    def __init__(self, live: bool, err: bool = False):
         self.live = live
+        self.err = err
+        """Everything on stderr, so what the command prints on stdout stays clean (plan --json)."""
         self.status = None
         self.lock = threading.Lock()
         self.closed = threading.Event()
@@ -56,21 +58,30 @@ class Progress:
             self._erase()
             if what in ("built", "up to date"):
                 took = f" in {session.seconds:.1f} s" if what == "built" else ""
-                click.echo(f"{what}: {session.mp3} ({format_clock(session.duration_ms)}){took}")
+                why = f"; rebuilt because {session.rebuilt}" if what == "built" and session.rebuilt else ""
+                click.echo(printable(f"{what}: {session.mp3} ({format_clock(session.duration_ms)}){took}{why}"), err=self.err)
                 for note in session.notes:
                     click.echo(f"note: {session.routine.id}: {note}", err=True)
-            elif what == "spoken" and not self.live:
-                click.echo(f"speech: {status.phrases} phrases, {status.synthesized} synthesized, in {status.seconds:.1f} s")
+            elif not self.live and what in ("speaking", "spoken", "writing"):  # a log line per phase
+                self._log(what, status)
             self._draw()
+
+    def _log(self, what, s) -> None:
+        if what == "speaking" and s.phrases:
+            click.echo(f"speaking: {s.phrases} phrases (each from the cache, or synthesized)", err=self.err)
+        elif what == "spoken" and s.phrases:
+            click.echo(f"speech: {s.phrases} phrases, {s.synthesized} synthesized, in {s.seconds:.1f} s", err=self.err)
+        elif what == "writing":
+            click.echo(f"encoding: {session_count(s.sessions - s.done)}", err=self.err)
 
     def _draw(self) -> None:
         if self.live and self.status and not self.closed.is_set():
             s = self.status
-            click.echo(f"\r[{s.done}/{s.sessions} sessions] {s.synthesized} phrases synthesized, {s.seconds:.0f} s\x1b[K", nl=False)
+            click.echo(f"\r[{s.done}/{s.sessions} sessions] {s.synthesized} phrases synthesized, {s.seconds:.0f} s\x1b[K", nl=False, err=self.err)
 
     def _erase(self) -> None:
         if self.live:
-            click.echo("\r\x1b[K", nl=False)
+            click.echo("\r\x1b[K", nl=False, err=self.err)
 
     def _tick(self) -> None:
         while not self.closed.wait(0.5):
