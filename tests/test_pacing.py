@@ -181,3 +181,33 @@ def test_the_seed_routines_give_every_timed_position_chimes():
         for hold in kinds(timeline, "hold"):
             if hold.end_ms - hold.start_ms >= 8000:
                 assert hold.start_ms in starts and hold.end_ms in ends, (path.name, hold)
+
+
+def test_the_pacing_checks_see_what_they_check(tmp_path):
+    from tests.pacing_checks import pacing_problems
+
+    rushed = routine_from(tmp_path, """\
+        title: T
+        exercises:
+          - name: Cobra
+            setup: 0.5
+            hold: 6
+    """)
+    problems = pacing_problems(plan(rushed, fake_ms).to_json())
+    assert any("of quiet before the start chime" in p for p in problems)
+    long_opening = routine_from(tmp_path, ONE.format(safety="safety: [" + ", ".join(["Go very gently now."] * 25) + "]"), "long")
+    events = plan(long_opening, fake_ms).to_json()
+    for event in events:  # make its lines count as the built-in opening
+        if event.get("text") == "Go very gently now.":
+            event["text"] = safety.SPOKEN[0]
+    assert "the safety opening is said more than once" in pacing_problems(events)
+
+
+def test_the_seed_and_example_plans_keep_the_pacing_promises():
+    from pathlib import Path
+
+    from tests.pacing_checks import pacing_problems
+
+    for path in sorted(Path("routines").glob("*.yaml")) + [Path("examples/back-mix.yaml")]:
+        for narration in (Narration(), Narration(verbosity="minimal", countdown=5), Narration(hold_scale=0.5)):
+            assert pacing_problems(plan(load(path), fake_ms, narration).to_json()) == [], (path.name, narration)

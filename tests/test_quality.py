@@ -19,6 +19,7 @@ from voiceguide.recipe import SAMPLE_RATE
 from voiceguide.speech.cache import ClipCache
 
 from .conftest import SHORT
+from .pacing_checks import pacing_problems
 
 pytestmark = pytest.mark.integration
 
@@ -134,6 +135,9 @@ def test_every_seed_session_keeps_its_promises(tmp_path, speech_cache, name, var
     assert decode(result.mp3, SAMPLE_RATE).size == result.duration_ms * SAMPLE_RATE // 1000
     measured = ebur128(result.mp3)
     assert measured["TP"] <= -1.0 and -17.0 <= measured["I"] <= -15.0, measured
+    # The pacing promises, on the real clips' lengths (the opening's 30 s at the default rate).
+    events = json.loads(result.mp3.with_suffix(".json").read_text())["events"]
+    assert pacing_problems(events, 30_000 if variant == "default" else None) == []
 
 
 def test_an_mp3_over_the_true_peak_limit_is_turned_down_where_it_is_over(tmp_path, monkeypatch):

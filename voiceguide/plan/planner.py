@@ -212,49 +212,67 @@ class _Planner:
         self.t = end
 
     def hold(self, exercise: Exercise, hold_ms: int, label: str) -> None:
-        """A hold from the start chime to the end chime, exactly `hold_ms`; cues ride on top."""
+        """A hold from the start chime to the end chime, exactly `hold_ms`; lines ride on top.
+
+        Every hold keeps a quiet stretch of min(40% of it, 5 s) after the start chime has
+        rung: the countdown shortens (or goes) to leave it, and when the cues and "Halfway."
+        leave none, those that fall in the stretch just before the count are dropped, with a
+        note.
+        """
         start, end = self.t, self.t + hold_ms
         self.chime("hold_start", start)
         self.events.append(Event(start, end, "hold", text=label))
 
         ringing = start + CHIME_MS["hold_start"]  # no word begins over a ringing chime
-        taken: list[tuple[int, int]] = [(start, ringing)]  # apart, in time order
         countdown = self.narration.countdown if self.overlays else 0
-        # The count is the last seconds of the hold; a short hold keeps at least 40% of itself
-        # (5 s at most) quiet after the chime has rung, so it gets a shorter count, or none.
         quiet = min(hold_ms * 2 // 5, 5000)
         while countdown and end - countdown * 1000 < ringing + quiet:
             countdown -= 1
         if countdown == 1:
             countdown = 0  # "One." alone is no countdown
-        for number in range(countdown, 0, -1):
-            self.overlay(NUMBER_WORDS[number], end - number * 1000, start, end, taken, label)
+        lines = [(NUMBER_WORDS[n], end - n * 1000) for n in range(countdown, 0, -1)]
         if self.overlays and not self.minimal:
             scale = self.narration.hold_scale
-            for cue in exercise.cues:
-                self.overlay(cue.text, start + round(cue.at_ms * scale), start, end, taken, label)
+            lines += [(cue.text, start + round(cue.at_ms * scale)) for cue in exercise.cues]
             if self.narration.halfway and hold_ms >= 15_000:
-                self.overlay("Halfway.", start + hold_ms // 2, start, end, taken, label)
+                lines.append(("Halfway.", start + hold_ms // 2))
+        placed, notes, longest = self.lay_over(lines, start, end, ringing, label)
+        if longest < quiet:
+            count = end - countdown * 1000 if countdown else end
+            placed, notes, _ = self.lay_over(lines, start, end, ringing, label, keep_quiet=(count - quiet, count))
+        self.events += placed
+        self.notes += notes
         self.chime("hold_end", end)
         self.t = end + CHIME_MS["hold_end"]
 
-    def overlay(self, text: str, at: int, start: int, end: int, taken: list[tuple[int, int]], label: str) -> None:
-        """Lay a line over a hold's silence at `at`, unless it would touch other speech."""
-        length = self.speech_ms(text)
-        span = (at, at + length)
-        # The spans taken are apart and in order, so only the two around this one can touch
-        # it: a hold with thousands of cues is laid out in n log n, not n squared.
-        place = bisect.bisect_left(taken, span)
-        fits = (
-            span[1] <= end - 100
-            and (place == 0 or span[0] >= taken[place - 1][1] + CUE_GAP_MS)
-            and (place == len(taken) or span[1] + CUE_GAP_MS <= taken[place][0])
-        )
-        if not fits:
-            self.notes.append(f"{label}: dropped {text!r} at {format_duration(at - start)}: no room in the hold")
-            return
-        taken.insert(place, span)
-        self.events.append(Event(span[0], span[1], "speech", text=text))
+    def lay_over(self, lines: list[tuple[str, int]], start: int, end: int, ringing: int, label: str,
+                 keep_quiet: tuple[int, int] | None = None) -> tuple[list[Event], list[str], int]:
+        """Lay lines over a hold's silence at their times, in order, each unless it would touch
+        other speech, the ringing start chime or the `keep_quiet` stretch: (the lines laid,
+        notes on those dropped, the longest quiet stretch left)."""
+        taken: list[tuple[int, int]] = [(start, ringing)]  # apart, in time order
+        placed, notes = [], []
+        for text, at in lines:
+            span = (at, at + self.speech_ms(text))
+            # The spans taken are apart and in order, so only the two around this one can touch
+            # it: a hold with thousands of cues is laid out in n log n, not n squared.
+            place = bisect.bisect_left(taken, span)
+            fits = (
+                span[1] <= end - 100
+                and (place == 0 or span[0] >= taken[place - 1][1] + CUE_GAP_MS)
+                and (place == len(taken) or span[1] + CUE_GAP_MS <= taken[place][0])
+            )
+            if fits and keep_quiet and span[0] < keep_quiet[1] and span[1] > keep_quiet[0]:
+                quiet = format_duration(keep_quiet[1] - keep_quiet[0])
+                notes.append(f"{label}: dropped {text!r} at {format_duration(at - start)}: the hold keeps {quiet} quiet")
+            elif not fits:
+                notes.append(f"{label}: dropped {text!r} at {format_duration(at - start)}: no room in the hold")
+            else:
+                taken.insert(place, span)
+                placed.append(Event(span[0], span[1], "speech", text=text))
+        edges = [edge for span in taken for edge in span] + [end]
+        longest = max(edges[i + 1] - edges[i] for i in range(1, len(edges) - 1, 2))
+        return placed, notes, longest
 
     def flow(self, exercise: Exercise) -> None:
         """Each side: the rounds of moves, each move said at its start (in full the first
