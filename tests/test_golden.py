@@ -73,7 +73,7 @@ def plan_output() -> str:
         monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", cache)
         result = CliRunner().invoke(cli, ["plan", "sore-back"])
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the plan; its progress goes to stderr
 
 
 def write_sessions(out: Path) -> None:
