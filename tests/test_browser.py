@@ -7,43 +7,29 @@ Skipped when chromium or playwright is missing; `scripts/setup --test` installs 
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
+from tests.browser import chromium
 from voiceguide.publish.sidecars import read_vtt
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium")
-# Nothing in the background may reach the network, and nothing may be downloaded.
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PLAYERS_READY = "[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)"
+OPEN_ALL = "document.querySelectorAll('.session').forEach(s => { s.open = true; })"
 
 
 @pytest.fixture
 def browser(tmp_path):
-    if not CHROMIUM:
-        pytest.skip("chromium is not installed (scripts/setup --test installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=CHROMIUM, args=ARGS, headless=True,
-            viewport={"width": 390, "height": 844},
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    with chromium(tmp_path / "profile") as context:
+        yield context.new_page()
 
 
 def test_the_page_plays_every_session_and_its_chapters_seek(browser, server, published):
     records = [json.loads((published / f"{name}.json").read_text()) for name in ("alpha", "beta")]
     page = browser
     page.goto(server.url)
+    page.evaluate(OPEN_ALL)  # each session is collapsed until tapped; its audio loads then
     page.wait_for_function(PLAYERS_READY, timeout=15_000)
 
     durations = page.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
@@ -73,6 +59,7 @@ def test_the_page_plays_every_session_and_its_chapters_seek(browser, server, pub
 def test_the_page_works_from_the_file_system(browser, published):
     page = browser
     page.goto((published / "index.html").as_uri())
+    page.evaluate(OPEN_ALL)
     page.wait_for_function(PLAYERS_READY, timeout=15_000)
     durations = page.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
     assert len(durations) == 2 and all(d > 5 for d in durations)

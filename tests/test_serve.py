@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import socket
 import threading
@@ -127,6 +128,9 @@ def test_every_file_has_its_content_type(server):
         "/alpha.chapters.json": "application/json",
         "/feed.xml": "application/rss+xml; charset=utf-8",
         "/playlist.m3u": "audio/x-mpegurl",
+        "/manifest.webmanifest": "application/manifest+json",
+        "/sw.js": "text/javascript; charset=utf-8",
+        "/icon-192.png": "image/png",
     }
     for path, content_type in expected.items():
         status, headers, _ = request(server, path)
@@ -333,6 +337,24 @@ def test_the_served_feed_points_back_at_the_server(server, published):
             assert response.headers["Content-Length"] == enclosure.length
         name = enclosure.href.rsplit("/", 1)[1]
         assert int(enclosure.length) == (published / name).stat().st_size
+
+
+def test_the_web_app_is_served_fresh_and_the_feed_beside_it(server, published):
+    """A browser asks again for the worker and the manifest before using a copy it has (a
+    changed worker must reach the phone), and the app's files take nothing from the feed."""
+    for path in ("/sw.js", "/manifest.webmanifest", "/index.html", "/icon-512.png", "/feed.xml"):
+        for method in ("GET", "HEAD"):
+            status, headers, body = request(server, path, method)
+            assert (path, method, status, headers["cache-control"]) == (path, method, 200, "no-cache")
+            assert body == (b"" if method == "HEAD" else body)
+    status, headers, body = request(server, "/sw.js")
+    assert body == (published / "sw.js").read_bytes() and b"addEventListener(\"fetch\"" in body
+    status, headers, body = request(server, "/manifest.webmanifest")
+    manifest = json.loads(body)
+    assert manifest["start_url"] == "./" and {icon["src"] for icon in manifest["icons"]} == {"icon-192.png", "icon-512.png"}
+    status, headers, body = request(server, "/feed.xml")
+    assert status == 200 and headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert f'url="{server.url}alpha.mp3"'.encode() in body
 
 
 def test_port_8000_taken_means_another_free_port(published, monkeypatch):

@@ -39,12 +39,14 @@ def playlist(sessions: list[Session]) -> str:
 
 
 def publish(out_dir: Path, base_url: str | None = None) -> Published:
-    """Write the playlist, index page and podcast feed of every session in `out_dir`.
+    """Write the playlist, index page and podcast feed of every session in `out_dir`, and
+    the files that make the page a web app (manifest, service worker, icons).
 
     Each file is written atomically, and only if it would change, so publishing an
     unchanged directory writes nothing. `base_url` is where the feed says the files are;
     it is remembered for `out_dir`, and without it the one given last time is kept.
     """
+    from .app import ICON_SIZES, app_files, icon_files, icon_name
     from .base_url import base_url_for, remember
     from .feed import feed_xml
     from .page import index_html
@@ -56,7 +58,10 @@ def publish(out_dir: Path, base_url: str | None = None) -> Published:
         PLAYLIST_NAME: playlist(sessions).encode(),
         INDEX_NAME: index_html(sessions).encode(),
         FEED_NAME: feed_xml(sessions, base_url),
+        **app_files(),
     }
+    if not all((out_dir / icon_name(size)).is_file() for size in ICON_SIZES):
+        outputs.update(icon_files())  # drawn only when missing: an up-to-date build loads no Pillow
     written = [out_dir / name for name, data in outputs.items() if _write_if_changed(out_dir / name, data)]
     if base_url_from == "given":
         remember(out_dir, base_url)

@@ -1,4 +1,5 @@
-"""Stage 6, publish: cover art, the routine's title on a calm gradient, as a PNG."""
+"""Stage 6, publish: cover art, the routine's title on a calm gradient, as a PNG; the web app's
+icon is the same picture without words."""
 
 from __future__ import annotations
 
@@ -18,14 +19,10 @@ _PALETTES = [
 
 def cover_png(title: str, subtitle: str, seed: str) -> bytes:
     """A square PNG with the title, wrapped and centred, and a smaller subtitle below it."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import ImageDraw, ImageFont
 
-    top, bottom = _PALETTES[sum(seed.encode()) % len(_PALETTES)]
-    gradient = Image.linear_gradient("L").resize((SIZE, SIZE))
-    image = Image.composite(Image.new("RGB", (SIZE, SIZE), bottom), Image.new("RGB", (SIZE, SIZE), top), gradient)
+    image = _background(SIZE, _PALETTES[sum(seed.encode()) % len(_PALETTES)])
     draw = ImageDraw.Draw(image)
-    # A soft circle, like a sun rising behind the title.
-    draw.ellipse((SIZE * 0.2, SIZE * 0.12, SIZE * 0.8, SIZE * 0.72), fill=tuple(min(255, c + 18) for c in top))
 
     title_font = ImageFont.load_default(size=120)
     lines = textwrap.wrap(title, width=16)[:4]
@@ -41,3 +38,31 @@ def cover_png(title: str, subtitle: str, seed: str) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def icon_png(size: int) -> bytes:
+    """The web app's square icon: a cover's gradient and sun, without the title (unreadable
+    that small). The sun sits inside the middle 80%, so a round or squircle mask keeps it."""
+    from PIL import ImageDraw
+
+    top, bottom = _PALETTES[0]
+    image = _background(size, (top, bottom), sun=(0.22, 0.16, 0.78, 0.72))
+    draw = ImageDraw.Draw(image)
+    # A horizon: someone lying down to stretch, seen from far away.
+    draw.rounded_rectangle((size * 0.2, size * 0.64, size * 0.8, size * 0.675), radius=size * 0.02,
+                           fill=(226, 236, 228))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _background(size: int, palette, sun=(0.2, 0.12, 0.8, 0.72)):
+    """A vertical gradient from the palette's top colour to its bottom one, with a soft circle,
+    like a sun rising, at `sun` (left, top, right, bottom as fractions of the size)."""
+    from PIL import Image, ImageDraw
+
+    top, bottom = palette
+    gradient = Image.linear_gradient("L").resize((size, size))
+    image = Image.composite(Image.new("RGB", (size, size), bottom), Image.new("RGB", (size, size), top), gradient)
+    ImageDraw.Draw(image).ellipse([size * f for f in sun], fill=tuple(min(255, c + 18) for c in top))
+    return image

@@ -38,6 +38,8 @@ CONTENT_TYPES = {
     ".json": "application/json",
     ".xml": "application/rss+xml; charset=utf-8",
     ".m3u": "audio/x-mpegurl",
+    ".webmanifest": "application/manifest+json",  # the web app's manifest
+    ".js": "text/javascript; charset=utf-8",  # its service worker: browsers refuse one of another type
 }
 # Control characters in a request line, escaped before it is logged to the terminal.
 _ESCAPED = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
@@ -219,7 +221,8 @@ class FileHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Last-Modified", modified)
-            self.send_header("Cache-Control", "no-cache")  # a rebuilt session is seen at once
+            # Asked again before a copy is used: a rebuilt session, page or service worker is seen at once.
+            self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             if body:
                 self._copy(file, first, last - first + 1)
