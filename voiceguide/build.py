@@ -26,7 +26,7 @@ from .routine.model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
 from .record import FORMAT as RECORD_FORMAT
 from .record import SessionRecord
-from .recipe import CLIP_RECIPE, PLAN_VERSION, SAMPLE_RATE
+from .recipe import CLIP_RECIPE, MUSIC_RECIPE, PLAN_VERSION, SAMPLE_RATE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,6 +49,8 @@ class Options:
     halfway: bool | None = None
     hold_scale: float | None = None
     chimes: str | None = None
+    music: str | None = None
+    music_level: float | None = None
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
@@ -107,6 +109,11 @@ def _variant(routine: Routine, narration: Narration, voice: Voice) -> list[tuple
         parts.append((f"x{narration.hold_scale:g}", f"holds ×{narration.hold_scale:g}"))
     if narration.chimes != defaults.chimes:
         parts.append((f"{narration.chimes}chimes", "no chimes" if narration.chimes == "none" else f"{narration.chimes} chimes"))
+    if narration.music != defaults.music:
+        named = {"none": ("nomusic", "no music"), "ambient": ("ambient", "ambient music")}
+        parts.append(named.get(narration.music) or (f"music-{routine_id(Path(narration.music))}", f"music {Path(narration.music).stem}"))
+    if narration.music_level != defaults.music_level and narration.music != "none":
+        parts.append((f"music{narration.music_level:g}db", f"music {narration.music_level:g} dB"))
     if voice.engine != routine.voice.engine:
         parts.append((voice.engine, {"piper": "Piper", "pyttsx3": "eSpeak NG"}.get(voice.engine, voice.engine)))
     if voice.voice != routine.voice.voice:
@@ -134,6 +141,7 @@ def build_inputs(routine: Routine, narration: Narration, voice: Voice) -> dict:
         "routine": routine.digest,
         "narration": asdict(narration),
         "voice": asdict(voice),
+        **_music_inputs(narration),
         "library": library,
         "model": model,
         "format": RECORD_FORMAT,
@@ -292,6 +300,9 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
 
         clips, _ = speak(phrases(routine, planned.narration), planned.voice, cache or ClipCache(cache_dir()))
     files = outputs(out_dir, variant_name(routine, planned.narration, planned.voice))
+    music = _music(planned)
+    # The routine's credit is for the routine's music, not for one the command line chose.
+    credit = routine.music_credit if music and planned.narration.music == routine.narration.music else ""
     ensure_dir(out_dir)
     # Every file is written under a temporary name, then the set is swapped in at once, the
     # plan record last: a failed build changes nothing, and builds of the same name never mix.
@@ -299,12 +310,13 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
         staged.write(files["vtt"], transcript_vtt(timeline).encode())
         staged.write(files["chapters"], chapters_json(timeline).encode())
         title = variant_title(routine, planned.narration, planned.voice)
-        tags = Tags(title=title, comment=_comment(routine), year=time.strftime("%Y"))
+        tags = Tags(title=title, comment=_comment(routine, credit), year=time.strftime("%Y"))
         with ThreadPoolExecutor(max_workers=1) as background:
             # The cover is drawn while the encoder runs; it is needed only for the tags.
             cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
-            session = partial(render, timeline, clips, SAMPLE_RATE, planned.narration.chimes)
-            export(session, staged.path(files["mp3"]), SAMPLE_RATE, tags, timeline.chapters, cover.result)
+            session = partial(render, timeline, clips, SAMPLE_RATE, planned.narration.chimes, music=music)
+            export(session, staged.path(files["mp3"]), SAMPLE_RATE, tags, timeline.chapters, cover.result,
+                   skip_silence=music is None)  # under music nothing is silent
         staged.write(files["cover"], cover.result())
         record = SessionRecord(
             title=title,
@@ -322,6 +334,7 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
             notes=list(timeline.notes),
             chapters=[asdict(c) for c in timeline.chapters],
             events=timeline.to_json(),
+            music=music.to_json(credit) if music else {},
         )
         staged.write(files["plan"], record.to_json())
         staged.commit(last=files["plan"])
@@ -340,5 +353,31 @@ def outputs(out_dir: Path, name: str) -> dict[str, Path]:
     }
 
 
-def _comment(routine: Routine) -> str:
-    return "\n\n".join(part for part in (routine.summary, f"Source: {routine.source}" if routine.source else "") if part)
+def _comment(routine: Routine, music_credit: str = "") -> str:
+    parts = (routine.summary, f"Source: {routine.source}" if routine.source else "", f"Music: {music_credit}" if music_credit else "")
+    return "\n\n".join(part for part in parts if part)
+
+
+def _music_inputs(narration: Narration) -> dict:
+    """What the build key takes from the music: how it is mixed and, for a file, its content."""
+    if narration.music == "none":
+        return {}
+    content = ""
+    if narration.music != "ambient":
+        try:
+            content = hashlib.sha256(Path(narration.music).read_bytes()).hexdigest()
+        except OSError:
+            content = "unreadable"  # not up to date; the build itself says what is wrong
+    return {"music": {"recipe": MUSIC_RECIPE, "content": content}}
+
+
+def _music(planned: Planned):
+    """The session's music (audio.music.Music), or None; a file is probed here, before
+    anything is written."""
+    if planned.narration.music == "none":
+        return None
+    from .audio.ducking import envelope
+    from .audio.music import music_for
+
+    narration = planned.narration
+    return music_for(narration.music, narration.music_level, envelope(planned.timeline, narration.chimes), SAMPLE_RATE)

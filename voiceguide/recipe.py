@@ -26,3 +26,11 @@ PLAN_VERSION = 2
 
 CLIP_RECIPE = {"format": CLIP_FORMAT_VERSION, "lufs": SPEECH_LUFS, "ceiling": CEILING_DBTP, "lowpass": LOWPASS_HZ}
 """Everything about how clips are made besides their voice and text; part of every cache key."""
+
+MUSIC_RECIPE = {
+    "version": 1,  # of the ambient pad and of how music is mixed
+    "duck_db": 10.0, "lead_ms": 250, "after_ms": 250, "release_ms": 900, "min_up_ms": 1500,
+    "fade_in_ms": 3000, "fade_out_ms": 6000, "crossfade_ms": 3000,
+}
+"""How music is laid under the voice (audio/ducking.py, audio/music.py); part of the build key
+of every session with music."""

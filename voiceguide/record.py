@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-FORMAT = 3
-"""2: mutagen tags, chapters, cover, sidecars; 3: swapped in as a set, with stamps."""
+FORMAT = 4
+"""2: mutagen tags, chapters, cover, sidecars; 3: swapped in as a set, with stamps; 4: music."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class SessionRecord:
     """{"start_ms", "end_ms", "title"} for each chapter."""
     events: list[dict] = field(default_factory=list)
     """Every event of the plan (plan.Event.to_json)."""
+    music: dict = field(default_factory=dict)
+    """The music under the voice ({} for none): source, its content hash, level, credit, and
+    its envelope, gain over time (audio.music.Music.to_json)."""
     format: int = FORMAT
 
     def to_json(self) -> bytes:

@@ -53,11 +53,14 @@ def export(
     tags: Tags,
     chapters: Sequence[Chapter] = (),
     cover: Callable[[], bytes] | None = None,
+    skip_silence: bool = True,
 ) -> None:
     """Encode the blocks `render()` yields to `path` as a mono CBR MP3 with tags, chapters and
     cover, atomically. `render` is called again only if the encoder's output cannot be spliced.
 
     `cover` gives the cover PNG; it is called once encoding is done, so it can be made meanwhile.
+    Without `skip_silence` (music under the voice leaves no silence to skip) the whole PCM is
+    encoded and not scanned for silence.
     """
     ensure_dir(path.parent)
     try:
@@ -65,7 +68,7 @@ def export(
     except OSError as error:
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
     try:
-        _encode_under_the_limit(render, tmp, sample_rate)
+        _encode_under_the_limit(render, tmp, sample_rate, skip_silence)
         write_tags(tmp, tags, chapters, cover() if cover else None)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -135,11 +138,11 @@ def _put_chapters_in_time_order(path: Path) -> None:
         f.write(b"".join(frames))
 
 
-def _encode_under_the_limit(render: Callable[[], Iterable[np.ndarray]], tmp: Path, sample_rate: int) -> None:
+def _encode_under_the_limit(render: Callable[[], Iterable[np.ndarray]], tmp: Path, sample_rate: int,
+                            skip_silence: bool = True) -> None:
     """Encode, meter the encoder's output, and encode again with the stretches that are over
     the true-peak limit turned down, until none is (see peaks.py)."""
     fixes: list[peaks.Correction] = []
-    skip_silence = True
     for _ in range(peaks.PASSES):
         try:
             found = _encode(peaks.apply(render(), fixes, sample_rate), tmp, sample_rate, skip_silence)

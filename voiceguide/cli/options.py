@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..routine.model import CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, RATE_RANGE, VERBOSITIES, Narration, Voice
+from ..routine.model import (
+    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, MUSIC_LEVEL_RANGE, RATE_RANGE, VERBOSITIES, Narration, Voice,
+)
 
 ROUTINES_DIR = Path("routines")
 OUT_DIR = Path("out")
@@ -40,6 +42,8 @@ def narration_options(command):
         click.option("--voice", help="Voice of the engine: an id from 'voiceguide voices', or a Piper .onnx file."),
         click.option("--rate", type=click.IntRange(*RATE_RANGE), help=f"Speaking rate in words per minute (default {Voice.rate})."),
         click.option("--engine", type=click.Choice(ENGINES), help="Speech engine: pyttsx3 (eSpeak NG, the default) or piper (a natural voice)."),
+        click.option("--music", help="Music under the voice: none (the default), ambient (a calm pad), or an audio file."),
+        click.option("--music-level", type=click.FloatRange(*MUSIC_LEVEL_RANGE), help=f"The music's level in the holds, dB relative to the voice (default {Narration.music_level:g})."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -63,11 +67,12 @@ base_url_option = click.option(
 )
 
 
-def build_options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, engine):
+def build_options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, engine, music=None, music_level=None):
     """The build's Options from the values of narration_options."""
     from ..build import Options
 
     return Options(
         verbosity=verbosity, countdown=int(countdown) if countdown else None, halfway=halfway,
         hold_scale=hold_scale, chimes=chimes, voice=voice, rate=rate, engine=engine,
+        music=music, music_level=music_level,
     )

@@ -71,6 +71,9 @@ _DESCRIBED = {
     "rest": "After each rep, and before the next exercise.",
     "switch": "The pause between the two sides.",
     "setup": "Quiet before the first hold, and after rests: time to get into position.",
+    "music": "Music under the voice: none, ambient (a calm pad made by voiceguide) or an audio file beside the routine.",
+    "music_level": "The music's level in the holds, in dB relative to the voice (-20 by default).",
+    "music_credit": "Who made the music: shown in the MP3's comment, the page and the feed.",
     "at": "Seconds into the hold.",
     "say": "What to say.",
     "short": "What to say in the rounds after the first, once the move is known.",
@@ -116,7 +119,7 @@ def routine_schema() -> dict:
     exercise["then"] = {"not": {"anyOf": [{"required": ["hold"]}, {"required": ["cues"]}]}}
     top = _mapping(TOP_KEYS, {
         "title": _TEXT, "summary": _TEXT, "source": _TEXT, "safety": _LINES, "intro": _LINES, "outro": _LINES,
-        "defaults": _mapping(DEFAULTS_KEYS, {**timing, **settings}),
+        "defaults": _mapping(DEFAULTS_KEYS, {**timing, **settings, "music_credit": _TEXT}),
         "exercises": {"type": "array", "items": exercise, "minItems": 1, "maxItems": MAX_EXERCISES},
     }, required=("title", "exercises"))
     return {

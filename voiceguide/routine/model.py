@@ -14,6 +14,11 @@ HOLD_SCALE_RANGE = (0.25, 4.0)
 """The smallest and largest hold_scale."""
 RATE_RANGE = (80, 400)
 """The slowest and fastest speaking rate, in words per minute."""
+MUSIC_CHOICES = ("none", "ambient")
+"""What `music` takes besides an audio file."""
+MUSIC_LEVEL_RANGE = (-40.0, -16.0)
+"""The quietest and loudest music bed, in dB relative to the voice (louder beds would count
+towards the session's gated loudness and pull it under -17 LUFS)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,12 @@ class Narration:
     """Multiplies every hold and flow position (not rests), e.g. 1.5 for a slower session."""
     chimes: str = "soft"
     """Chime sound: soft, bright or none (the timing stays the same)."""
+    music: str = "none"
+    """Music under the voice: none, ambient (a pad made by voiceguide) or the path of an audio
+    file (a routine's relative to the routine's directory)."""
+    music_level: float = -20.0
+    """The music's level in the holds, in dB relative to the voice; it is 10 dB lower under
+    every line and chime."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,10 @@ class Routine:
     """Narration settings from the routine's defaults."""
     voice: Voice = field(default_factory=Voice)
     """Voice settings from the routine's defaults."""
+    music_credit: str = ""
+    """Who made the routine's music, for the ID3 comment, the page and the feed."""
+    music_place: tuple[int, int] = (0, 0)
+    """(line, column) of `defaults.music`, for messages about the file it names."""
     digest: str = ""
     """SHA-256 of the file's bytes as they were read and checked; part of the build key."""
 

@@ -16,8 +16,9 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from . import safety as safety_advice
 from .fields import Field, FieldReader
+from .files import read_regular_file
 from .model import (
-    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, RATE_RANGE, VERBOSITIES,
+    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, MUSIC_CHOICES, MUSIC_LEVEL_RANGE, RATE_RANGE, VERBOSITIES,
     Cue, Exercise, Move, Narration, Routine, Voice, format_duration,
 )
 from ..text import shown
@@ -72,6 +73,8 @@ SETTINGS = (
     Key("halfway", FieldReader.boolean, (), Narration),
     Key("hold_scale", FieldReader.number, HOLD_SCALE_RANGE, Narration),
     Key("chimes", FieldReader.choice, (CHIME_STYLES,), Narration),
+    Key("music", FieldReader.unspoken_text, (), Narration),  # and then, a file, checked to be one
+    Key("music_level", FieldReader.number, MUSIC_LEVEL_RANGE, Narration),
     Key("engine", FieldReader.choice, (ENGINES,), Voice),
     Key("voice", FieldReader.unspoken_text, (), Voice),  # and then checked against the engine's voices
     Key("rate", FieldReader.integer, RATE_RANGE, Voice),
@@ -81,7 +84,7 @@ SETTINGS = (
 TIMING_KEYS = tuple(key.name for key in TIMINGS)
 SETTING_KEYS = tuple(key.name for key in SETTINGS)
 TOP_KEYS = ("title", "summary", "source", "safety", "intro", "outro", "defaults", "exercises")
-DEFAULTS_KEYS = TIMING_KEYS + SETTING_KEYS
+DEFAULTS_KEYS = TIMING_KEYS + SETTING_KEYS + ("music_credit",)
 EXERCISE_KEYS = ("name", "steps", "sides", "cues", "flow", "breath") + TIMING_KEYS
 CUE_KEYS = ("at", "say")
 MOVE_KEYS = ("say", "hold", "short")
@@ -117,6 +120,9 @@ class RoutineReader(FieldReader):
             defaults = self.mapping(top["defaults"].value, "defaults", DEFAULTS_KEYS, what="a mapping of default settings") or {}
         timing = self.timing(defaults, "defaults", base=None)
         narration, voice = self.settings(defaults)
+        narration = self.music_file(defaults, narration, path)
+        music_credit = self.unspoken_text(defaults["music_credit"].value, "defaults.music_credit") if "music_credit" in defaults else ""
+        music_place = place(defaults["music"].value) if "music" in defaults else (0, 0)
         exercises = self.exercises(top, root, timing)
         self.check_spoken_total()
         if self.problems:
@@ -124,7 +130,7 @@ class RoutineReader(FieldReader):
         return Routine(
             id=rid, path=path, title=title or "", summary=summary or "", source=source or "",
             safety=safety, intro=intro or (), outro=outro or (), exercises=tuple(exercises),
-            narration=narration, voice=voice,
+            narration=narration, voice=voice, music_credit=music_credit or "", music_place=music_place,
         )
 
     def safety(self, node: Node) -> tuple[str, ...]:
@@ -160,6 +166,23 @@ class RoutineReader(FieldReader):
             voice["voice"] = self.checked_voice(fields["voice"].value, voice["voice"], voice.get("engine", Voice.engine))
         narration = Narration(**{k: v for k, v in values[Narration].items() if v is not None})
         return narration, Voice(**{k: v for k, v in voice.items() if v is not None})
+
+    def music_file(self, fields: dict[str, Field], narration: Narration, path: Path) -> Narration:
+        """The narration with `music` a path from here if it names a file (relative to the
+        routine's directory), once the file is found to be a readable one."""
+        if "music" not in fields or narration.music in MUSIC_CHOICES:
+            return narration
+        music = path.parent / narration.music
+        try:
+            read_regular_file(music, 1)
+        except FileNotFoundError:
+            found = f"no such file {shown(str(music))!r}"
+        except OSError as error:  # NotAFile says what it is instead
+            found = f"{shown(str(music))!r}, {error.strerror or error}"
+        else:
+            return dataclasses.replace(narration, music=str(music))
+        self.fail(fields["music"].value, f"defaults.music: expected {', '.join(MUSIC_CHOICES)} or an audio file, found {found}")
+        return narration
 
     def checked_voice(self, node: Node, voice: str, engine: str | None) -> str | None:
         """`voice` if it is a voice of the routine's engine (unchecked if the engine itself is wrong)."""
