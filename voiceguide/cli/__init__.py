@@ -62,6 +62,7 @@ def _load(paths: list[Path], options=None) -> list:
     from ..speech.voices import problem
 
     routines = load_all(paths, voice_problem=problem, session_problem=too_long)
+    _check_music(routines, options)
     if options is None or options.voice is None:
         return routines
     for engine in dict.fromkeys(options.voice_for(routine).engine for routine in routines):
@@ -69,6 +70,18 @@ def _load(paths: list[Path], options=None) -> list:
         if why:
             raise VoiceguideError(f"--voice: {why}")
     return routines
+
+
+def _check_music(routines: list, options) -> None:
+    """--music, or else each routine's own music file, is audio ffmpeg can decode."""
+    from ..audio.music_files import option_problem, routine_problems
+    from ..recipe import SAMPLE_RATE
+
+    chosen = options.music if options else None
+    if chosen is not None and (why := option_problem(chosen, SAMPLE_RATE)):
+        raise VoiceguideError(f"--music: {why}")
+    if problems := routine_problems(routines, chosen, SAMPLE_RATE):
+        raise RoutineError(problems)
 
 
 @cli.command()
@@ -212,11 +225,12 @@ def plan(routine, as_json, routines_dir, **narration):
     progress = Progress(live=sys.stderr.isatty(), err=True)
 
     def synthesized(text: str) -> None:
+        if not status.synthesized:  # speech starts: the wait is about to be long
+            progress("speaking", status, None)
         status.synthesized += 1
         progress("phrase", status, None)
 
     try:
-        progress("speaking", status, None)
         timeline = speak_and_plan(loaded, options, jobs=jobs_default(), synthesized=synthesized).timeline
         progress("spoken", status, None)
     finally:
