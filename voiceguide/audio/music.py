@@ -33,9 +33,8 @@ from .. import tools
 from ..errors import ToolError
 from ..recipe import MUSIC_RECIPE, SPEECH_LUFS
 from .ducking import Envelope
+from .music_files import AMBIENT, NONE, decoder as _decoder, last_line as _last_line
 
-NONE = "none"
-AMBIENT = "ambient"
 CROSSFADE_MS = MUSIC_RECIPE["crossfade_ms"]
 IN_MEMORY_S = 120
 """A music file decoding to at most this many seconds is kept in memory (10 MB at 22.05 kHz)."""
@@ -90,7 +89,8 @@ class Music:
         if self.file is None:
             source: _Source = _Periodic(ambient_pad(sample_rate))
         elif self.file.samples <= IN_MEMORY_S * sample_rate:
-            source = _Periodic(_loop_period(_decode_whole(Path(self.source), sample_rate), _crossfade(self.file, sample_rate)))
+            whole, crossfade = _decode_whole(Path(self.source), sample_rate), _crossfade(self.file, sample_rate)
+            source = _Periodic(_loop_period(whole, crossfade), whole[:crossfade])
         else:
             source = _Streamed(_looped(Path(self.source), _crossfade(self.file, sample_rate), sample_rate))
         return Mixer(source, self.gain(sample_rate), self.envelope, sample_rate)
@@ -122,14 +122,20 @@ class _Source:
 
 
 class _Periodic(_Source):
-    """A loop held in memory, read around and around (zeros before the session starts)."""
+    """A loop held in memory, read around and around (zeros before the session starts);
+    the first `head.size` samples are `head` instead (a file plays its own start first)."""
 
-    def __init__(self, period: np.ndarray):
+    def __init__(self, period: np.ndarray, head: np.ndarray | None = None):
         self.period = period
+        self.head = np.zeros(0, np.float32) if head is None else head
 
     def samples(self, lo: int, hi: int) -> np.ndarray:
         out = np.zeros(hi - lo, dtype=np.float32)
         at = max(lo, 0)
+        if at < min(hi, self.head.size):
+            take = min(hi, self.head.size) - at
+            out[at - lo: at - lo + take] = self.head[at: at + take]
+            at += take
         while at < hi:
             offset = at % self.period.size
             take = min(hi - at, self.period.size - offset)
@@ -220,30 +226,6 @@ class FileInfo:
     """Its integrated loudness, mono, at the session's rate."""
 
 
-def _filter(sample_rate: int) -> str:
-    return f"aformat=sample_fmts=flt:sample_rates={sample_rate}:channel_layouts=mono"
-
-
-def _decoder(path: Path, sample_rate: int, extra: str = "", loglevel: str = "error") -> list[str]:
-    return [tools.ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, "-i", str(path),
-            "-map", "0:a:0", "-vn", "-af", _filter(sample_rate) + extra, "-f", "f32le", "pipe:1"]
-
-
-def check(path: Path, sample_rate: int) -> str | None:
-    """Why `path` is not music ffmpeg can play (its first seconds are decoded), or None."""
-    command = _decoder(path, sample_rate)
-    command[-3:-3] = ["-t", "2"]
-    try:
-        result = subprocess.run(command, capture_output=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        return "ffmpeg took over a minute to read its first seconds"
-    if result.returncode != 0:
-        return _last_line(result.stderr, f"ffmpeg exit code {result.returncode}")
-    if not result.stdout:
-        return "no audio in it"
-    return None
-
-
 @lru_cache(maxsize=None)
 def probe(path: Path, sample_rate: int, stamp: tuple[int, int] = (0, 0)) -> FileInfo:
     """Decode the whole file once: its length and loudness. ToolError if ffmpeg cannot.
@@ -270,12 +252,6 @@ def probe(path: Path, sample_rate: int, stamp: tuple[int, int] = (0, 0)) -> File
     if samples == 0 or lufs <= -69:
         raise ToolError(f"{path}: expected music, found silence")
     return FileInfo(samples, lufs)
-
-
-def _last_line(stderr: bytes, otherwise: str) -> str:
-    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    errors = [line for line in lines if "rror" in line or "nvalid" in line or "No such" in line or "not" in line]
-    return (errors or lines or [otherwise])[-1]
 
 
 def _crossfade(info: FileInfo, sample_rate: int) -> int:
@@ -312,7 +288,9 @@ def _joined(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
 
 
 def _loop_period(whole: np.ndarray, crossfade: int) -> np.ndarray:
-    """One period of the looped file: the join, then the rest up to the next join."""
+    """One period of the looped file: the join, then the rest up to the next join. Read from
+    its start (its first `crossfade` samples replaced by the file's own), it is what
+    `_looped` streams."""
     if crossfade == 0 or whole.size < 2 * crossfade:
         return whole
     return np.concatenate((_joined(whole[-crossfade:], whole[:crossfade]), whole[crossfade:-crossfade]))
@@ -359,3 +337,4 @@ def music_for(source: str, level_db: float, envelope: Envelope, sample_rate: int
     import hashlib
 
     return Music(source, level_db, envelope, info, hashlib.sha256(path.read_bytes()).hexdigest())
+

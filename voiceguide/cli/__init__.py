@@ -84,6 +84,18 @@ def _check_music(routines: list, options) -> None:
         raise RoutineError(problems)
 
 
+def _check_music(routines: list, options) -> None:
+    """--music, or else each routine's own music file, is audio ffmpeg can decode."""
+    from ..audio.music_files import option_problem, routine_problems
+    from ..recipe import SAMPLE_RATE
+
+    chosen = options.music if options else None
+    if chosen is not None and (why := option_problem(chosen, SAMPLE_RATE)):
+        raise VoiceguideError(f"--music: {why}")
+    if problems := routine_problems(routines, chosen, SAMPLE_RATE):
+        raise RoutineError(problems)
+
+
 @cli.command()
 @click.argument("routines", nargs=-1, shell_complete=complete_routine)
 @click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory.")
