@@ -29,7 +29,6 @@ from typing import Iterator
 
 import numpy as np
 
-from .. import tools
 from ..errors import ToolError
 from ..recipe import MUSIC_RECIPE, SPEECH_LUFS
 from .ducking import Envelope
