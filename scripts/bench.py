@@ -1,6 +1,6 @@
 """Benchmark: voiceguide's build times and memory against floors measured in the same run.
 
-    .venv/bin/python scripts/bench.py [--runs N] [--quick]
+    .venv/bin/python scripts/bench.py [--runs N] [--quick] [--only music]
 
 The floor of a session is what any tool must do: eSpeak NG speaking all of the session's
 unique text in one process (`espeak-ng` from the system), plus ffmpeg encoding the same PCM
@@ -11,6 +11,13 @@ to the same MP3 settings. Cases:
   no-op    everything up to date                   target <= 0.3 s
   length   synthetic 10/20/40/60-minute sessions   40 min <= 4.4x the 10 min; 60 min <= 150 MB
   batch    build --all, 2 jobs vs 1 (cold)         target >= 1.7x faster
+  music    --music ambient, sore-back and 60 min,  target <= 1.3x the floor: ffmpeg encoding
+           cold and warm                           the whole session (nothing is silent under
+                                                   music), plus for cold builds the speech
+                                                   of the same build without music
+
+`--only music` runs the music rows alone. They need no espeak-ng program: their speech floor
+is voiceguide's own speech time, cold minus warm without music, measured in the same run.
 
 Each time is the median of N runs; memory is the peak RSS of the build process (ffmpeg
 and speech workers are separate processes and not included).
@@ -127,10 +134,44 @@ def floor(routine_path: Path, mp3: Path, work: Path, runs: int) -> tuple[float, 
     text = work / f"{routine_path.stem}.txt"
     text.write_text("\n".join(phrases(load(routine_path))) + "\n")
     speak = median(runs, lambda: None, [espeak, "-s", "160", "-f", str(text), "-w", str(work / "all.wav")])[0]
+    encode = encode_floor(mp3, work, runs)
+    return speak, encode, speak + encode
+
+
+def encode_floor(mp3: Path, work: Path, runs: int) -> float:
+    """ffmpeg encoding the decoded session's whole PCM (work/session.pcm) with our settings."""
     pcm = work / "session.pcm"
     pcm.write_bytes((decode(mp3, SAMPLE_RATE) * 32767).astype("<i2").tobytes())
-    encode = median(runs, lambda: None, encode_command(pcm, work / "encoded.mp3"))[0]
-    return speak, encode, speak + encode
+    return median(runs, lambda: None, encode_command(pcm, work / "encoded.mp3"))[0]
+
+
+def music_rows(root: Path, runs: int) -> list[tuple[str, float, float, str, str]]:
+    """sore-back and a 60-minute session with --music ambient, cold and warm, against ffmpeg
+    encoding the whole session; cold builds also against that plus their speech (the same
+    build's cold minus warm time without music)."""
+    synthetic = root / "music-routines"
+    synthetic.mkdir()
+    shutil.copy(ROOT / "routines" / "sore-back.yaml", synthetic / "sore-back.yaml")
+    synthetic_routine(synthetic, 60)
+    rows = []
+    for name in ("sore-back", "synthetic-60"):
+        space = Workspace(root, f"music-{name}", routines=synthetic)
+        plain_cold = median(runs, space.empty, space.build(name), space.env)
+        plain_warm = median(runs, space.delete_output, space.build(name), space.env)
+        cold = median(runs, space.empty, space.build(name, "--music", "ambient"), space.env)
+        warm = median(runs, space.delete_output, space.build(name, "--music", "ambient"), space.env)
+        mp3 = space.out / f"{name}--ambient.mp3"
+        encode = encode_floor(mp3, space.dir, runs)
+        speech = max(plain_cold[0] - plain_warm[0], 0.0)
+        minutes = decode(mp3, SAMPLE_RATE).size / SAMPLE_RATE / 60
+        label = "sore-back" if name == "sore-back" else f"{minutes:.0f}-min session"
+        rows += [
+            (f"floor: ffmpeg encode {minutes:.1f} min whole", encode, 0, "", ""),
+            (f"{label} no music cold / warm", plain_cold[0], plain_cold[1], f"warm {plain_warm[0]:.2f} s", ""),
+            (f"{label} --music ambient cold", *cold, f"{cold[0] / (encode + speech):.2f}x floor + speech", "<= 1.3x"),
+            (f"{label} --music ambient warm", *warm, f"{warm[0] / encode:.2f}x floor", "<= 1.3x"),
+        ]
+    return rows
 
 
 def synthetic_routine(directory: Path, minutes: int) -> Path:
@@ -158,9 +199,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one run each, lengths 10 and 40 only")
+    parser.add_argument("--only", choices=["music"], help="only these rows (music: no espeak-ng program needed)")
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
     root = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
+    if args.only == "music":
+        report(music_rows(root, runs), runs)
+        shutil.rmtree(root, ignore_errors=True)
+        return
     rows: list[tuple[str, float, float, str, str]] = []
 
     # sore-back: cold, warm, no-op, against the floor measured now
@@ -215,6 +261,12 @@ def main() -> None:
         ("two ffmpeg encodes at once", 0, 0, f"{scaling:.2f}x faster than in turn", "(the same for the encoder)"),
     ]
 
+    rows += music_rows(root, runs)
+    report(rows, runs)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def report(rows: list[tuple[str, float, float, str, str]], runs: int) -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     print(f"machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; ffmpeg {tools.ffmpeg()}")
@@ -222,7 +274,6 @@ def main() -> None:
     print(f"| case | wall s | peak MB | ratio | target |\n| --- | ---: | ---: | --- | --- |")
     for name, seconds, rss, ratio, target in rows:
         print(f"| {name} | {seconds:.2f} | {rss:.0f} | {ratio} | {target} |")
-    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,11 @@ def test_the_record_and_the_tags_carry_the_music(toned):
     assert music["source"] == "tone.wav" and len(music["sha256"]) == 64 and music["credit"] == "A 55 Hz tone"
     assert music["envelope"]["duration_ms"] == record["duration_ms"]
     assert "Music: A 55 Hz tone" in str(ID3(mp3).getall("COMM")[0])
+    from voiceguide.publish import DEFAULT_BASE_URL, publish
+
+    publish(mp3.parent, DEFAULT_BASE_URL)
+    assert '<p class="source">Music: A 55 Hz tone</p>' in (mp3.parent / "index.html").read_text()
+    assert "Music: A 55 Hz tone" in (mp3.parent / "feed.xml").read_text()
 
 
 @pytest.mark.integration

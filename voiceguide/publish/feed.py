@@ -72,6 +72,8 @@ def _description(session: Session) -> str:
              "Before you start: " + " ".join(session.safety)]
     if session.source:
         parts.append(f"Source: {session.source}")
+    if session.music_credit:
+        parts.append(f"Music: {session.music_credit}")
     return "\n\n".join(parts)
 
 

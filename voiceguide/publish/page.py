@@ -81,6 +81,7 @@ def _session(session: Session, opened: bool) -> str:
         '<details class="safety"><summary>Before you start</summary>\n<ul>\n'
         + "\n".join(f"<li>{escape(line)}</li>" for line in session.safety) + "\n</ul></details>",
         f'<p class="source">Source: {escape(session.source)}</p>' if session.source else "",
+        f'<p class="source">Music: {escape(session.music_credit)}</p>' if session.music_credit else "",
         "</details>",
     ]
     return "\n".join(part for part in parts if part)

@@ -48,6 +48,8 @@ class Session:
     chapters: tuple[Chapter, ...]
     transcript: tuple[Event, ...]
     """The spoken lines, from NAME.vtt."""
+    music_credit: str = ""
+    """Who made the music under the voice, if the routine says."""
 
 
 def read_sessions(out_dir: Path, skipped: list[str] | None = None) -> list[Session]:
@@ -94,6 +96,7 @@ def read_session(mp3: Path) -> Session:
         title=record.title,
         summary=record.summary or "",
         source=record.source or "",
+        music_credit=record.music.get("credit") or "" if isinstance(record.music, dict) else "",
         safety=tuple(record.safety) if isinstance(record.safety, list) and record.safety else safety.WRITTEN,
         duration_ms=record.duration_ms,
         mp3_bytes=mp3.stat().st_size,
@@ -117,7 +120,7 @@ def _check_text(session: Session) -> None:
 
     texts = {
         "file name": session.name, "routine": session.routine, "title": session.title,
-        "summary": session.summary, "source": session.source,
+        "summary": session.summary, "source": session.source, "music credit": session.music_credit,
         **{f"safety line {i + 1}": line for i, line in enumerate(session.safety)},
         **{f"file {kind}": name for kind, name in session.files.items()},
         **{f"chapter {i + 1}": chapter.title for i, chapter in enumerate(session.chapters)},
