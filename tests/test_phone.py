@@ -119,8 +119,12 @@ def test_the_lock_screen_follows_the_chapters_and_moves_by_them(context, phone_o
         page.evaluate("mediaActions.nexttrack({action: 'nexttrack'})")
         assert start[2] <= page.evaluate(f"{AUDIO}.currentTime") < start[2] + 0.5
         page.wait_for_function(f"{TITLE} === {json.dumps(names[2])}", timeout=5_000)
-        page.evaluate("mediaActions.previoustrack({action: 'previoustrack'})")
+        page.evaluate("mediaActions.previoustrack({action: 'previoustrack'})")  # within 3 s of its start
         assert start[1] <= page.evaluate(f"{AUDIO}.currentTime") < start[1] + 0.5
+        page.evaluate(f"{AUDIO}.currentTime = {start[2] + 10}")
+        page.evaluate("mediaActions.previoustrack({action: 'previoustrack'})")  # further in
+        assert start[2] <= page.evaluate(f"{AUDIO}.currentTime") < start[2] + 0.5
+        page.wait_for_function(f"{TITLE} === {json.dumps(names[2])}", timeout=5_000)
         # Seek backward and forward step 10 s.
         page.evaluate(f"{AUDIO}.pause(); {AUDIO}.currentTime = 100")
         page.evaluate("mediaActions.seekbackward({action: 'seekbackward'})")
@@ -174,6 +178,10 @@ def test_a_kept_session_plays_and_seeks_with_the_network_gone(context, phone_out
         worker = page.evaluate("navigator.serviceWorker.ready.then(r => r.active.scriptURL)")
         assert worker == f"{server.url}sw.js"  # the service worker registers
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        # Chromium finds nothing missing to install it as an app (manifest, icons, worker).
+        cdp = context.new_cdp_session(page)
+        assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+        cdp.detach()  # (attached, it would undo the offline emulation below)
         keep = page.locator("#long .keep")
         assert keep.inner_text() == "Keep on this phone"
         keep.click()
@@ -185,7 +193,8 @@ def test_a_kept_session_plays_and_seeks_with_the_network_gone(context, phone_out
         context.set_offline(True)  # the browser knows it is offline
         page.reload()
         page.evaluate(f"{SESSION}.open = true")
-        assert "You are offline: the sessions kept on this phone play" in page.locator("#notice").inner_text()
+        page.wait_for_function("document.getElementById('notice').textContent.startsWith("
+                               "'You are offline: the sessions kept on this phone play')", timeout=5_000)
 
         # The worker cuts byte ranges out of the kept file itself.
         for header, status, content_range, body in [
@@ -219,6 +228,37 @@ def test_a_kept_session_plays_and_seeks_with_the_network_gone(context, phone_out
         page.evaluate(f"{AUDIO}.play()")
         page.wait_for_function(f"{AUDIO}.currentTime > 300.5", timeout=10_000)
         page.screenshot(path=screenshots(tmp_path) / "offline-kept-session.png")
+
+
+def test_a_rebuilt_session_is_kept_again_and_a_removed_one_is_gone(context, phone_out, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(phone_out, out)
+    kept = "(name) => caches.open('voiceguide-kept').then(c => c.match(name)).then(r => r ? r.arrayBuffer().then(b => b.byteLength) : null)"
+    with serving(out) as server:
+        page = context.new_page()
+        opened(page, server.url)
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        page.locator("#long .keep").click()
+        page.wait_for_function(f"{SESSION}.querySelector('.kept').textContent.startsWith('Kept')", timeout=30_000)
+        assert page.evaluate(kept, "long.mp3") == (out / "long.mp3").stat().st_size
+
+        # Rebuilt: here the same audio with an ID3v1 tag after it, and a newer record.
+        from voiceguide.publish import publish
+
+        with open(out / "long.mp3", "ab") as mp3:
+            mp3.write(b"TAG" + b"Long Floor Session".ljust(125, b"\0"))
+        stamp = (out / "long.json").stat().st_mtime + 60
+        os.utime(out / "long.json", (stamp, stamp))
+        publish(out)
+        page.reload()
+        page.wait_for_function(f"{SESSION}.querySelector('.kept').textContent.startsWith('Kept')", timeout=30_000)
+        assert page.evaluate(kept, "long.mp3") == (out / "long.mp3").stat().st_size
+
+        page.evaluate(f"{SESSION}.open = true")
+        page.locator("#long .keep").click()  # now "Remove from this phone"
+        page.wait_for_function(f"{SESSION}.querySelector('.kept').textContent === 'Removed from this phone.'")
+        assert page.evaluate(kept, "long.mp3") is None and page.evaluate(kept, "long.png") is None
+        assert page.locator("#long .keep").inner_text() == "Keep on this phone"
 
 
 def test_plain_http_on_a_lan_says_why_nothing_can_be_kept_and_offers_the_mp3(phone_out, tmp_path):

@@ -10,6 +10,7 @@ const notice = document.getElementById("notice");
 let standing = "";  // what the notice says whatever the network does
 
 function tell() {
+  if (location.protocol === "file:") return;  // everything on the page is on this device
   const kept = sessions.some((session) => session.kept === "kept");
   const offline = navigator.onLine ? ""
     : kept ? "You are offline: the sessions kept on this phone play, the others need the network."
@@ -84,32 +85,37 @@ async function keep(session, doing = "Keeping it on this phone") {
     const response = await fetch(mp3, { cache: "no-store" });
     if (!response.ok) throw new Error(`the server answered ${response.status} ${response.statusText}`);
     const total = Number(response.headers.get("Content-Length")) || 0;
-    const reader = response.body.getReader();
-    const parts = [];
+    // One copy of the stream goes to the cache (on disk, not held in memory), one is counted.
+    const [stored, counted] = response.body.tee();
+    const headers = { "Content-Type": "audio/mpeg", "X-Voiceguide-Version": session.version };
+    if (total) headers["Content-Length"] = String(total);
+    const cache = await caches.open(KEPT);
+    const putting = cache.put(mp3, new Response(stored, { headers }));
+    const reader = counted.getReader();
     let got = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      parts.push(value);
       got += value.byteLength;
       note(session, `${doing}… ${total ? `${Math.floor((got * 100) / total)}%` : megabytes(got)}`);
     }
-    if (total && got !== total) throw new Error("the download stopped short");
-    const cache = await caches.open(KEPT);
-    const blob = new Blob(parts, { type: "audio/mpeg" });
-    await cache.put(mp3, new Response(blob, {
-      headers: { "Content-Type": "audio/mpeg", "Content-Length": String(blob.size), "X-Voiceguide-Version": session.version },
-    }));
+    await putting;
+    if (total && got !== total) {
+      await cache.delete(mp3);
+      throw new Error("the download stopped short");
+    }
     if (cover) {
       const art = await fetch(cover, { cache: "no-store" }).catch(() => null);  // the lock screen's picture
       if (art && art.ok) await cache.put(cover, art);
     }
     if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
     session.kept = "kept";
-    note(session, `Kept on this phone (${megabytes(blob.size)}): it plays with the network gone.`);
+    note(session, `Kept on this phone (${megabytes(got)}): it plays with the network gone.`);
   } catch (error) {
-    session.kept = "";
-    note(session, `Could not keep it on this phone: ${reason(error)}.`);
+    // A failed update leaves the copy kept before.
+    const before = await caches.match(mp3, { cacheName: KEPT }).catch(() => null);
+    session.kept = before ? "kept" : "";
+    note(session, `Could not ${before ? "update the copy" : "keep it"} on this phone: ${reason(error)}.`);
   } finally {
     button.disabled = false;
     label(session);

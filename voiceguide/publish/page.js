@@ -146,7 +146,7 @@ function mark(session) {
   if (chapter !== session.chapter) {
     session.chapter = chapter;
     for (const button of session.chapters) button.toggleAttribute("aria-current", button === chapter);
-    if (session === active && !session.audio.paused) showOnLockScreen(session);
+    if (session === active) showOnLockScreen(session);  // playing, or moved by the lock screen's buttons
     render(session);
   }
   let line = current(session.lines, time);
@@ -244,14 +244,15 @@ function localMemory() {
 }
 
 function rememberNow(session, now) {
-  // While playing, every few seconds; at once on pause, seek and leaving the page.
+  // While playing, every few seconds; at once on pause, seek and leaving the page. The first
+  // seconds are not a place to resume from, and do not undo one (a play pressed by mistake).
   const audio = session.audio;
   const time = audio.currentTime;
   if (!now && Math.abs(time - (session.rememberedAt ?? -Infinity)) < 5) return;
-  if (audio.ended) return;
+  if (audio.ended || time < RESUME_FROM) return;
   session.rememberedAt = time;
   const saved = memory.get(session.name);
-  const position = time >= RESUME_FROM ? Math.floor(time) : null;
+  const position = Math.floor(time);
   if (saved.position === position) return;
   memory.set(session.name, { ...saved, position, version: session.version });
   render(session);
