@@ -146,7 +146,8 @@ function label(session) {
 }
 
 function note(session, text) {
-  session.element.querySelector(".kept").textContent = text;
+  const line = session.element.querySelector(".kept");
+  if (line.textContent !== text) line.textContent = text;  // a screen reader hears each change
 }
 
 function reason(error) {
