@@ -148,7 +148,8 @@ def test_a_saved_position_survives_a_reload_and_a_finished_session_is_done(conte
         page = context.new_page()
         opened(page, server.url)
         page.evaluate(f"{AUDIO}.currentTime = {position}")
-        page.wait_for_function(f"!{AUDIO}.seeking", timeout=5_000)
+        page.wait_for_function(f"JSON.parse(localStorage.getItem('voiceguide:long') || '{{}}').position === {int(position)}",
+                               timeout=5_000)
         page.reload()
         page.evaluate(f"{SESSION}.open = true")
         minutes, seconds = divmod(int(position), 60)
