@@ -98,7 +98,7 @@ def _check_music(routines: list, options) -> None:
 
 @cli.command()
 @click.argument("routines", nargs=-1, shell_complete=complete_routine)
-@click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory.")
+@click.option("--all", "build_all", is_flag=True, help="Build every routine in the routines directory (the bundled ones when it has none).")
 @out_option()
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=jobs_default, help="Parallel speech and encoding workers (default: CPU cores).")
@@ -108,7 +108,8 @@ def _check_music(routines: list, options) -> None:
 def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **narration):
     """Build narrated MP3 sessions from routines.
 
-    ROUTINES are names in the routines directory (sore-back) or paths to YAML files.
+    ROUTINES are names in the routines directory or, failing that, among the routines that
+    come with voiceguide (sore-back), or paths to YAML files.
     Every routine is checked before anything is synthesized or written. Sessions that are
     up to date are skipped; one that fails does not stop the others (exit code 1).
     With --all, OUT/index.html (a page to listen on), OUT/feed.xml (a podcast feed) and
