@@ -15,7 +15,8 @@ STAGES = [
     {"audio"},
     {"publish"},
     {"build", "diagnose", "measure"},
-    {"batch"},
+    {"batch", "cluster"},
+    {"catalog"},
     {"cli", "__main__"},
 ]
 """A module may import from its own stage and the stages before it, never from a later one."""

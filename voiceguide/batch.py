@@ -15,8 +15,9 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, TypeVar
 
 from .build import BuildResult, Options, Planned, planned_with, rebuild_reason, up_to_date, write
 from .errors import SpeechError, VoiceguideError
@@ -27,6 +28,8 @@ from .plan import Timeline, phrases
 if TYPE_CHECKING:
     from .publish import Published
     from .speech.cache import ClipCache
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ def build_batch(
     publish: bool = False,
     base_url: str | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> BatchResult:
     """Build the session of every routine that is not up to date, `jobs` at a time.
 
@@ -144,6 +148,8 @@ def build_batch(
         from .speech.cache import ClipCache, cache_dir
 
         cache = cache or ClipCache(cache_dir())
+        if executor:  # the lines are said by the cluster's workers, into the shared cache
+            speak_ahead(lines_needed(pending, [options] * len(pending)), cache, jobs, executor)
         # Speak every phrase once for the whole batch; plan each session with the real clips,
         # so a session too long to build fails here, before anything is encoded.
         planned = []
@@ -156,7 +162,7 @@ def build_batch(
         planned.sort(key=lambda session: -session.timeline.duration_ms)
         if planned:
             report("writing", status, None)
-        for outcome in _write_each(planned, out_dir, cache, jobs):
+        for outcome in _write_each(planned, out_dir, cache, jobs, executor):
             finish(outcome)
 
     results.sort(key=lambda result: result.routine.id)
@@ -234,30 +240,102 @@ def _speak_and_plan(
     return sessions
 
 
-def _write_each(sessions: list[Planned], out_dir: Path, cache: ClipCache, jobs: int) -> Iterator[BuildResult | Failure]:
-    """The second half of every build (build.write), in up to `jobs` processes, as they finish."""
-    workers = min(jobs, len(sessions))
-    if workers <= 1:
+def _write_each(sessions: list[Planned], out_dir: Path, cache: ClipCache, jobs: int,
+                executor: Executor | None = None) -> Iterator[BuildResult | Failure]:
+    """The second half of every build (build.write), in up to `jobs` processes (or as tasks
+    of `executor`), as they finish."""
+    if executor is None and min(jobs, len(sessions)) <= 1:
         for session in sessions:
             yield _write_one(session, out_dir, cache)
         return
-    # Processes, because mixing is Python and numpy; 'spawn', because a fork of a process
-    # running threads (speech, progress) can deadlock, and costs only a fresh import here.
     # The clips stay behind: each process reads its session's from the cache.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=die_with_parent, initargs=(os.getpid(),))
+    tasks = [partial(_write_in_worker, replace(session, clips=None), out_dir, cache) for session in sessions]
+    for index, outcome in (executor or LocalExecutor(jobs)).each(tasks):
+        if isinstance(outcome, BaseException):  # a worker process that died (out of memory, a crash)
+            outcome = Failure(sessions[index].routine, f"the build process failed: {type(outcome).__name__}: {outcome}")
+        yield outcome
+
+
+class Executor(Protocol):
+    """Where the tasks of a batch run: this machine's processes, or a cluster (cluster.py)."""
+
+    def each(self, tasks: list[Callable[[], T]]) -> Iterator[tuple[int, T | BaseException]]:
+        """(index, what tasks[index]() returned, or the exception that ended it) for every
+        task, as they finish."""
+        ...
+
+
+class LocalExecutor:
+    """Tasks in up to `jobs` processes of this machine."""
+
+    def __init__(self, jobs: int):
+        self.jobs = jobs
+
+    def each(self, tasks: list[Callable[[], T]]) -> Iterator[tuple[int, T | BaseException]]:
+        if min(self.jobs, len(tasks)) <= 1:
+            for index, task in enumerate(tasks):
+                yield index, task()
+            return
+        # Processes, because mixing is Python and numpy; 'spawn', because a fork of a process
+        # running threads (speech, progress) can deadlock, and costs only a fresh import here.
+        pool = ProcessPoolExecutor(min(self.jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
+        try:
+            futures = {pool.submit(task): index for index, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as error:
+                    yield futures[future], error
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # after Ctrl-C, start no more sessions
+
+
+SPEECH_TASK_LINES = 200
+"""Lines in one speech task of speak_ahead: enough to keep a task's engine busy, few enough
+that the clips one task holds stay small."""
+
+
+def speak_ahead(needed: dict[tuple[Voice, tuple], list[str]], cache: ClipCache, jobs: int,
+                executor: Executor | None = None, told: Callable[[int, int], None] | None = None) -> int:
+    """Put every line of `needed` ((voice, pronounce) -> lines) in the cache, in speech tasks
+    of SPEECH_TASK_LINES lines (on `executor`, or here with `jobs` engine workers); the
+    clips themselves are not kept; `told` hears (lines, synthesized) of every task done.
+    Returns how many lines were synthesized."""
+    tasks = [partial(_speak_task, lines[i: i + SPEECH_TASK_LINES], voice, pronounce, cache, 1 if executor else jobs)
+             for (voice, pronounce), lines in needed.items()
+             for i in range(0, len(lines), SPEECH_TASK_LINES)]
+    synthesized = 0
+    for index, outcome in (executor or LocalExecutor(1)).each(tasks):
+        if isinstance(outcome, BaseException):
+            raise outcome
+        synthesized += outcome
+        if told:
+            told(len(tasks[index].args[0]), outcome)
+    return synthesized
+
+
+def lines_needed(routines: list[Routine], options: list[Options]) -> dict[tuple[Voice, tuple], list[str]]:
+    """Every line the sessions of `routines` (each built with its options) say, once per
+    (voice, pronounce), as `speak_and_plan` would ask for them."""
+    needed: dict[tuple[Voice, tuple], dict[str, None]] = {}
+    for routine, chosen in zip(routines, options):
+        lines = needed.setdefault((chosen.voice_for(routine), routine.pronounce), {})
+        lines.update(dict.fromkeys(phrases(routine, chosen.narration(routine))))
+    return {group: list(lines) for group, lines in needed.items()}
+
+
+def _speak_task(lines: list[str], voice: Voice, pronounce: tuple, cache: ClipCache, jobs: int) -> int:
+    """Speak `lines` into the cache; how many were synthesized. A line that cannot be said is
+    left out here: the session that needs it fails alone, when it is built."""
+    from .speech.speak import speak
+
     try:
-        futures = {pool.submit(_write_in_worker, replace(session, clips=None), out_dir, cache): session
-                   for session in sessions}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as error:  # a worker process that died (out of memory, a crash)
-                yield Failure(futures[future].routine, f"the build process failed: {type(error).__name__}: {error}")
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # after Ctrl-C, start no more sessions
+        return speak(lines, voice, cache, jobs, pronounce=pronounce)[1].synthesized
+    except SpeechError:
+        return 0
 
 
 def _write_one(session: Planned, out_dir: Path, cache: ClipCache) -> BuildResult | Failure:

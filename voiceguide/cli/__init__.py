@@ -15,6 +15,7 @@ from .options import (
     base_url_option, build_options, jobs_default, narration_options, out_option, routines_option,
 )
 from .routines import COMMANDS, complete_routine
+from .catalog import build_catalog_command, catalog_options, executor_for
 from .output import Progress, echo_table, qr_code, report_failures, report_published, report_skipped, session_count
 
 
@@ -91,6 +92,7 @@ def _check_music(routines: list, options) -> None:
 
     chosen = options.music if options else None
     if chosen is not None and (why := option_problem(chosen, SAMPLE_RATE)):
+@catalog_options
         raise VoiceguideError(f"--music: {why}")
     if problems := routine_problems(routines, chosen, SAMPLE_RATE):
         raise RoutineError(problems)
@@ -105,13 +107,20 @@ def _check_music(routines: list, options) -> None:
 @base_url_option
 @narration_options
 @routines_option()
-def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **narration):
+def build(routines, build_all, out_dir, force, jobs, base_url, catalog, rotate, executor, routines_dir, **narration):
     """Build narrated MP3 sessions from routines.
 
+      voiceguide build --catalog catalogs/clinic.yaml
     ROUTINES are names in the routines directory or, failing that, among the routines that
     come with voiceguide (sore-back), or paths to YAML files.
     Every routine is checked before anything is synthesized or written. Sessions that are
     up to date are skipped; one that fails does not stop the others (exit code 1).
+    if catalog:
+        if routines or build_all:
+            raise click.UsageError("give routines, --all or --catalog, not several")
+        return build_catalog_command(catalog, out_dir, force, jobs, base_url, routines_dir, executor, rotate, narration)
+    if rotate:
+        raise click.UsageError("--rotate-token is for --catalog")
     With --all, OUT/index.html (a page to listen on), OUT/feed.xml (a podcast feed) and
     OUT/playlist.m3u list every session in OUT.
 
@@ -122,6 +131,7 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
       voiceguide build sore-back --verbosity brief --hold-scale 1.5
     """
     from ..batch import build_batch
+    running = executor_for(executor)  # None: this machine's processes
     from ..build import all_routines, resolve
 
     if build_all:
@@ -129,6 +139,8 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
         if not paths:
             raise click.UsageError(f"no routines (*.yaml) in {routines_dir}/")
     elif routines:
+        if running:
+            running.close()
         paths = [resolve(name, routines_dir) for name in routines]
     else:
         raise click.UsageError("name a routine (e.g. 'voiceguide build sore-back') or use --all")
@@ -137,7 +149,7 @@ def build(routines, build_all, out_dir, force, jobs, base_url, routines_dir, **n
     try:
         result = build_batch(
             loaded, out_dir, build_options(**narration), jobs=jobs, force=force,
-            publish=build_all, base_url=base_url, progress=progress,
+            publish=build_all, base_url=base_url, progress=progress, executor=running,
         )
     finally:
         progress.close()

@@ -38,13 +38,14 @@ def playlist(sessions: list[Session]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(out_dir: Path, base_url: str | None = None) -> Published:
+def publish(out_dir: Path, base_url: str | None = None, title: str | None = None, author: str | None = None) -> Published:
     """Write the playlist, index page and podcast feed of every session in `out_dir`, and
     the files that make the page a web app (manifest, service worker, icons).
 
     Each file is written atomically, and only if it would change, so publishing an
     unchanged directory writes nothing. `base_url` is where the feed says the files are;
     it is remembered for `out_dir`, and without it the one given last time is kept.
+    `title` and `author` are the feed's (a catalog's audience has its own).
     """
     from .app import ICON_SIZES, app_files, icon_files, icon_name
     from .base_url import base_url_for, remember
@@ -57,7 +58,7 @@ def publish(out_dir: Path, base_url: str | None = None) -> Published:
     outputs = {
         PLAYLIST_NAME: playlist(sessions).encode(),
         INDEX_NAME: index_html(sessions).encode(),
-        FEED_NAME: feed_xml(sessions, base_url),
+        FEED_NAME: feed_xml(sessions, base_url, title, author),
         **app_files(),
     }
     if not all((out_dir / icon_name(size)).is_file() for size in ICON_SIZES):

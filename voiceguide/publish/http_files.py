@@ -253,6 +253,8 @@ class FileHandler(BaseHTTPRequestHandler):
         local = self.server.directory.joinpath(*parts) if parts else self.server.directory / INDEX_NAME
         try:
             local = local.resolve(strict=True)
+            if local.is_dir():  # a directory is never listed: its page, if it has one
+                local = (local / INDEX_NAME).resolve(strict=True)
             inside = local.relative_to(self.server.directory)
         except (OSError, RuntimeError, ValueError):
             return None
