@@ -53,7 +53,7 @@ from voiceguide.measure import decode, locate  # noqa: E402
 from voiceguide.plan import Event, format_time  # noqa: E402
 from voiceguide.recipe import SAMPLE_RATE  # noqa: E402
 from voiceguide.record import SessionRecord  # noqa: E402
-from voiceguide.routine import safety  # noqa: E402
+from voiceguide.routine import phrases  # noqa: E402
 from voiceguide.routine.load import load  # noqa: E402
 from voiceguide.routine.model import Voice  # noqa: E402
 
@@ -197,7 +197,9 @@ def plan_figures(s: Session) -> dict:
         after.append(((begins - last) / 1000, switch.text))
     f["switch"] = min(after, default=None)
     f["flow"] = max((x for x in flows if x[1] >= 4), default=None)
-    advice = [e for e in speech if e.text in safety.SPOKEN + safety.BRIEF]
+    openings = {line for code in phrases.languages() for form in ("full", "brief")
+                for line in phrases.pack(code).spoken_safety(form)}
+    advice = [e for e in speech if e.text in openings]
     f["safety"] = (advice[-1].end_ms - advice[0].start_ms, len(advice) // len({e.text for e in advice})) if advice else None
     return f
 

@@ -4,7 +4,7 @@ calm holds, one short safety opening."""
 
 from __future__ import annotations
 
-from voiceguide.routine import safety
+from voiceguide.routine import phrases
 
 
 def pacing_problems(events: list[dict], opening_limit_ms: int | None = 30_000) -> list[str]:
@@ -29,7 +29,9 @@ def pacing_problems(events: list[dict], opening_limit_ms: int | None = 30_000) -
             problems.append(f"hold {hold['text']!r}: its longest quiet stretch is {quiet} ms")
         if hi - lo < 10_000 and sum(b - a for a, b in inside) > (hi - lo) / 2:
             problems.append(f"hold {hold['text']!r}: more than half of a short hold is speech")
-    advice = [e for e in speech if e["text"] in safety.SPOKEN + safety.BRIEF]
+    openings = {line for code in phrases.languages() for form in ("full", "brief")
+                for line in phrases.pack(code).spoken_safety(form)}
+    advice = [e for e in speech if e["text"] in openings]
     if len(advice) != len({e["text"] for e in advice}):
         problems.append("the safety opening is said more than once")
     if advice and opening_limit_ms and advice[-1]["end_ms"] - advice[0]["start_ms"] >= opening_limit_ms:

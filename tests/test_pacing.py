@@ -7,9 +7,12 @@ import pytest
 from tests.test_plan import fake_ms, kinds, routine_from
 from voiceguide.errors import RoutineError
 from voiceguide.plan import CHIME_MS, plan
-from voiceguide.routine import safety
+from voiceguide.routine import phrases
 from voiceguide.routine.load import load
 from voiceguide.routine.model import Narration
+
+EN = phrases.pack("en")
+SPOKEN, BRIEF = EN.spoken_safety("full"), EN.spoken_safety("brief")
 
 ONE = """\
     title: T
@@ -27,19 +30,19 @@ def spoken(timeline) -> list[str]:
 def test_every_session_opens_with_the_safety_advice_once(tmp_path):
     timeline = plan(routine_from(tmp_path, ONE.format(safety="")), fake_ms)
     lines = spoken(timeline)
-    assert lines[1:1 + len(safety.SPOKEN)] == list(safety.SPOKEN)
-    assert sum(line in safety.SPOKEN for line in lines) == len(safety.SPOKEN)
+    assert lines[1:1 + len(SPOKEN)] == list(SPOKEN)
+    assert sum(line in SPOKEN for line in lines) == len(SPOKEN)
 
 
 def test_minimal_narration_says_the_brief_opening(tmp_path):
     timeline = plan(routine_from(tmp_path, ONE.format(safety="")), fake_ms, Narration(verbosity="minimal"))
-    assert spoken(timeline)[1] == safety.BRIEF[0]
-    assert not set(spoken(timeline)) & set(safety.SPOKEN)
+    assert spoken(timeline)[1] == BRIEF[0]
+    assert not set(spoken(timeline)) & set(SPOKEN)
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("safety: brief", safety.BRIEF),
-    ("safety: full", safety.SPOKEN),
+    ("safety: brief", BRIEF),
+    ("safety: full", SPOKEN),
     ("safety: Go gently today.", ("Go gently today.",)),
     ("safety: [Go gently., Stop if it hurts.]", ("Go gently.", "Stop if it hurts.")),
 ])
@@ -47,13 +50,7 @@ def test_a_routine_can_shorten_or_replace_the_opening(tmp_path, value, expected)
     routine = routine_from(tmp_path, ONE.format(safety=value))
     lines = spoken(plan(routine, fake_ms, Narration(verbosity="minimal" if value.endswith("full") else "full")))
     assert lines[1:1 + len(expected)] == list(expected)
-    assert lines[1 + len(expected)] != safety.SPOKEN[0]
-
-
-def test_the_page_shows_the_full_advice_unless_the_routine_has_its_own():
-    assert safety.written(()) == safety.WRITTEN
-    assert safety.written(safety.BRIEF) == safety.WRITTEN
-    assert safety.written(("Go gently.",)) == ("Go gently.",)
+    assert lines[1 + len(expected)] != SPOKEN[0]
 
 
 def test_an_empty_safety_list_is_refused(tmp_path):
@@ -199,7 +196,7 @@ def test_the_pacing_checks_see_what_they_check(tmp_path):
     events = plan(long_opening, fake_ms).to_json()
     for event in events:  # make its lines count as the built-in opening
         if event.get("text") == "Go very gently now.":
-            event["text"] = safety.SPOKEN[0]
+            event["text"] = SPOKEN[0]
     assert "the safety opening is said more than once" in pacing_problems(events)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.plan import CHIME_MS
-from voiceguide.routine import safety
+from voiceguide.routine import phrases as phrase_packs
 from voiceguide.routine.load import load
 from voiceguide.routine.model import Narration
 from voiceguide.plan import Timeline, phrases, plan
@@ -162,7 +162,7 @@ def test_a_rest_grows_to_fit_its_speech_and_says_so(tmp_path):
 def test_the_session_opens_with_the_safety_note(two_sided):
     speech = plan(two_sided, fake_ms, Narration(verbosity="minimal")).speech()
     assert speech[0].text == "Test."
-    assert [line.text for line in speech[1:2]] == list(safety.BRIEF)
+    assert [line.text for line in speech[1:2]] == list(phrase_packs.pack("en").spoken_safety("brief"))
 
 
 def test_flows_repeat_their_moves(tmp_path):

@@ -20,7 +20,7 @@ from . import __version__
 from .speech import engines
 from .errors import RoutineError
 from .routine.files import all_routines, resolve  # noqa: F401 (the routines a build finds)
-from .routine import safety
+from .routine import phrases as phrase_packs
 from .routine.load import load, routine_id
 from .routine.model import Narration, Routine, Voice, format_clock
 from .plan import Timeline, phrases, plan
@@ -51,6 +51,7 @@ class Options:
     chimes: str | None = None
     music: str | None = None
     music_level: float | None = None
+    language: str | None = None
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
@@ -63,7 +64,9 @@ class Options:
         chosen = {k: v for k, v in asdict(self).items() if k in Voice.__dataclass_fields__ and v is not None}
         if self.engine not in (None, routine.voice.engine) and self.voice is None:
             chosen["voice"] = ""  # the routine's voice belongs to its own engine: use the new one's default
-        return replace(routine.voice, **chosen)
+        from .speech.languages import spoken_voice
+
+        return spoken_voice(replace(routine.voice, **chosen), self.narration(routine).language)
 
 
 @dataclass
@@ -116,7 +119,11 @@ def _variant(routine: Routine, narration: Narration, voice: Voice) -> list[tuple
         parts.append((f"music{narration.music_level:g}db", f"music {narration.music_level:g} dB"))
     if voice.engine != routine.voice.engine:
         parts.append((voice.engine, {"piper": "Piper", "pyttsx3": "eSpeak NG"}.get(voice.engine, voice.engine)))
-    if voice.voice != routine.voice.voice:
+    if narration.language != defaults.language:
+        parts.append((narration.language, phrase_packs.pack(narration.language).name))
+    from .speech.languages import spoken_voice
+
+    if voice.voice != spoken_voice(routine.voice, narration.language).voice:
         name = routine_id(Path(voice.voice or "default"))
         shown = Path(voice.voice).stem if voice.voice.endswith(".onnx") else voice.voice or "default"
         parts.append((name, f"voice {shown}"))
@@ -245,7 +252,10 @@ def speak_and_plan(routine: Routine, options: Options = Options(), cache: ClipCa
     from .speech.speak import speak
 
     cache = cache or ClipCache(cache_dir())
+    from .speech.languages import check_language
+
     narration, voice = options.narration(routine), options.voice_for(routine)
+    check_language(voice, narration.language)
     over = too_long(routine, narration, voice.rate)
     if over is not None:
         raise RoutineError([over])
@@ -310,7 +320,9 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
         staged.write(files["vtt"], transcript_vtt(timeline).encode())
         staged.write(files["chapters"], chapters_json(timeline).encode())
         title = variant_title(routine, planned.narration, planned.voice)
-        tags = Tags(title=title, comment=_comment(routine, credit), year=time.strftime("%Y"))
+        tags = Tags(title=title, comment=_comment(routine, credit), year=time.strftime("%Y"),
+                    language=phrase_packs.pack(planned.narration.language).iso639_2,
+                    lyrics="\n".join(event.text for event in timeline.speech()))
         with ThreadPoolExecutor(max_workers=1) as background:
             # The cover is drawn while the encoder runs; it is needed only for the tags.
             cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
@@ -324,7 +336,7 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
             routine=routine.id,
             summary=routine.summary,
             source=routine.source,
-            safety=list(safety.written(routine.safety)),
+            safety=list(routine.safety if routine.safety_form == "own" else phrase_packs.pack(planned.narration.language).written_safety()),
             build_key=planned.key,
             inputs=planned.inputs,
             mp3_bytes=staged.stamp(files["mp3"])[0],

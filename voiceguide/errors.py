@@ -37,6 +37,10 @@ class RoutineError(VoiceguideError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class LanguageError(VoiceguideError):
+    """A language without a phrase pack, or a voice that does not speak the routine's language."""
+
+
 class SpeechError(VoiceguideError):
     """The speech engine is missing, hung, or produced a bad clip."""
 

@@ -27,7 +27,7 @@ class SessionRecord:
     summary: str = ""
     source: str = ""
     safety: list[str] = field(default_factory=list)
-    """The safety advice the page and feed show with the session (routine/safety.written)."""
+    """The safety advice the page and feed show with the session (the routine's own, or its language pack's)."""
     build_key: str = ""
     """Hash of every input of the build (build.build_key)."""
     inputs: dict = field(default_factory=dict)

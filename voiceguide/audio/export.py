@@ -44,6 +44,10 @@ class Tags:
     genre: str = "Health & Fitness"
     year: str = ""
     comment: str = ""
+    language: str = "eng"
+    """ISO 639-2 code of the session's language, for the comment and the lyrics."""
+    lyrics: str = ""
+    """The spoken lines, one a line (USLT): players that show lyrics show the transcript."""
 
 
 def export(
@@ -82,7 +86,7 @@ def export(
 def write_tags(path: Path, tags: Tags, chapters: Sequence[Chapter], cover: bytes | None) -> None:
     """ID3v2.3 (read by every player): text tags, a comment, cover art, and chapters as CHAP
     frames listed by a CTOC, in time order."""
-    from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, CTOCFlags
+    from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, USLT, CTOCFlags
 
     id3 = ID3()
     id3.add(TIT2(encoding=3, text=tags.title))
@@ -93,7 +97,9 @@ def write_tags(path: Path, tags: Tags, chapters: Sequence[Chapter], cover: bytes
     if tags.year:
         id3.add(TDRC(encoding=3, text=tags.year))
     if tags.comment:
-        id3.add(COMM(encoding=3, lang="eng", desc="", text=tags.comment))
+        id3.add(COMM(encoding=3, lang=tags.language, desc="", text=tags.comment))
+    if tags.lyrics:
+        id3.add(USLT(encoding=3, lang=tags.language, desc="", text=tags.lyrics))
     if cover:
         id3.add(APIC(encoding=3, mime="image/png", type=3, desc="Cover", data=cover))
     ids = [f"ch{index:03d}" for index in range(len(chapters))]

@@ -43,6 +43,7 @@ def narration_options(command):
         click.option("--rate", type=click.IntRange(*RATE_RANGE), help=f"Speaking rate in words per minute (default {Voice.rate})."),
         click.option("--engine", type=click.Choice(ENGINES), help="Speech engine: pyttsx3 (eSpeak NG, the default) or piper (a natural voice)."),
         click.option("--music", help="Music under the voice: none (the default), ambient (a calm pad), or an audio file."),
+        click.option("--language", callback=_language, help="Language of the fixed lines, e.g. de, fr (default: the routine's, else en); it picks the eSpeak NG voice."),
         click.option("--music-level", type=click.FloatRange(*MUSIC_LEVEL_RANGE), help=f"The music's level in the holds, dB relative to the voice (default {Narration.music_level:g})."),
     ]
     for option in reversed(options):
@@ -60,6 +61,15 @@ def _base_url(ctx, param, value):
     return value.rstrip("/") + "/"
 
 
+def _language(ctx, param, value):
+    from ..routine.phrases import language_problem
+
+    problem = value and language_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
+    return value
+
+
 base_url_option = click.option(
     "--base-url", callback=_base_url,
     help="Where the feed says the files are; kept for the output directory until changed "
@@ -67,12 +77,13 @@ base_url_option = click.option(
 )
 
 
-def build_options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, engine, music=None, music_level=None):
+def build_options(verbosity, countdown, halfway, hold_scale, chimes, voice, rate, engine, music=None, music_level=None,
+                  language=None):
     """The build's Options from the values of narration_options."""
     from ..build import Options
 
     return Options(
         verbosity=verbosity, countdown=int(countdown) if countdown else None, halfway=halfway,
         hold_scale=hold_scale, chimes=chimes, voice=voice, rate=rate, engine=engine,
-        music=music, music_level=music_level,
+        music=music, music_level=music_level, language=language,
     )

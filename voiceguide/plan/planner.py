@@ -14,7 +14,7 @@ from typing import Iterable
 
 from ..errors import RoutineError
 from ..limits import MAX_SESSION_MS, too_long_problem
-from ..routine import safety
+from ..routine import phrases as phrase_packs
 from ..routine.model import STAY_MS, Exercise, Move, Narration, Routine, format_duration
 from .timeline import CHIME_MS, Chapter, Event, SpeechMeasure, Timeline
 
@@ -26,7 +26,6 @@ SWITCH_QUIET_MS = 3000  # after the last word of a switch, before the next side'
 CUE_GAP_MS = 250  # minimum silence between lines laid over a hold
 TAIL_MS = 1500  # silence after the final chime has rung out
 
-NUMBER_WORDS = {1: "One.", 2: "Two.", 3: "Three.", 4: "Four.", 5: "Five."}
 
 
 def plan(routine: Routine, speech_ms: SpeechMeasure, narration: Narration | None = None) -> Timeline:
@@ -71,6 +70,10 @@ class _Planner:
     chapters: list[Chapter] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     explained: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.words = phrase_packs.pack(self.narration.language)
+        """The fixed lines, in the session's language."""
 
     @property
     def full(self) -> bool:
@@ -127,23 +130,24 @@ class _Planner:
         return Timeline(self.routine.title, duration, tuple(events), tuple(chapters), tuple(self.notes))
 
     def opening(self) -> None:
-        self.chapters.append(Chapter(0, 0, "Introduction"))
+        self.chapters.append(Chapter(0, 0, self.words.word("introduction")))
         self.t = LEAD_IN_MS
-        self.say(f"{self.routine.title}.", gap_after=700)
+        self.say(self.words.line("title", title=self.routine.title), gap_after=700)
         # Safety opens every session whatever the verbosity (briefly when it is minimal).
-        advice = safety.spoken(self.routine.safety, self.minimal)
+        form = self.routine.safety_form or ("brief" if self.minimal else "full")
+        advice = self.routine.safety if form == "own" else self.words.spoken_safety(form)
         self.say_all(advice[:-1])
         self.say(advice[-1], gap_after=700)
         if not self.minimal:
             self.say_all(self.routine.intro)
         count = len(self.routine.exercises)
-        self.say(f"{count} exercises. Let's begin." if count > 1 else "One exercise. Let's begin.", gap_after=900)
+        self.say(self.words.line("exercises", count=count), gap_after=900)
 
     def closing(self) -> None:
-        self.chapters.append(Chapter(self.t, 0, "Finish"))
+        self.chapters.append(Chapter(self.t, 0, self.words.word("finish")))
         self.chime("end")
         self.t += CHIME_MS["end"]  # no word over a ringing chime
-        self.say("That's the end of the session. Well done.")
+        self.say(self.words.line("closing"))
         if not self.minimal:
             self.say_all(self.routine.outro)
         # The end chime's tail and a little silence close the file.
@@ -154,7 +158,8 @@ class _Planner:
         self.chapters.append(Chapter(self.t, 0, exercise.name))
         self.chime("next")
         self.t += CHIME_MS["next"]
-        heading = f"Exercise {index + 1} of {count}: {exercise.name}." if count > 1 else f"{exercise.name}."
+        heading = (self.words.line("heading", number=index + 1, count=count, name=exercise.name) if count > 1
+                   else self.words.line("heading_alone", name=exercise.name))
         self.say(heading, gap_after=700)
         first_time = exercise.name not in self.explained
         self.explained.add(exercise.name)
@@ -167,8 +172,9 @@ class _Planner:
             self.holds(exercise)
 
         if following is not None:
-            lines = [] if self.minimal else ["Rest."]
-            self.gap("rest", exercise.rest_ms, lines + [f"Next: {following.name}."], f"rest before {following.name}")
+            lines = [] if self.minimal else [self.words.line("rest")]
+            lines.append(self.words.line("next", name=following.name))
+            self.gap("rest", exercise.rest_ms, lines, f"rest before {following.name}")
         else:
             self.t += 600
 
@@ -186,27 +192,29 @@ class _Planner:
         for rep in range(1, exercise.reps + 1):
             for side_index, side in enumerate(sides):
                 if side_index == 0:  # a later side was named in the switch; its chime starts it
-                    lines = [f"Rep {rep} of {exercise.reps}."] if exercise.reps > 1 else []
-                    lines += [spoken_side(side)] if side else []
-                    lines.append(f"Hold for {_spoken_duration(hold_ms)}, from the chime." if first else "Hold.")
+                    lines = [self.words.line("rep", rep=rep, reps=exercise.reps)] if exercise.reps > 1 else []
+                    lines += [self.words.side(side)] if side else []
+                    lines.append(self.words.line("hold_for", duration=self.words.duration(hold_ms)) if first
+                                 else self.words.line("hold"))
                     self.say_all(lines[:-1])
                     self.say(lines[-1], gap_after=exercise.setup_ms if first or exercise.rest_ms else SWITCH_QUIET_MS)
                 label = _label(exercise, side, rep)
                 self.hold(exercise, hold_ms, label)
                 first = False
                 if not self.minimal:
-                    self.say("Release.")
+                    self.say(self.words.line("release"))
                 if side_index + 1 < len(sides):
                     self.switch(exercise, sides[side_index + 1], f"switch after {label}")
             if rep < exercise.reps:
-                self.gap("rest", exercise.rest_ms, [] if self.minimal else ["Rest."], f"rest after {_label(exercise, None, rep)}")
+                lines = [] if self.minimal else [self.words.line("rest")]
+                self.gap("rest", exercise.rest_ms, lines, f"rest after {_label(exercise, None, rep)}")
 
     def switch(self, exercise: Exercise, side: str, label: str) -> None:
         """Switch sides: say so and name the next side at once, then leave the switch's time
         (at least SWITCH_QUIET_MS after the last word) to get into position."""
         start = self.t
-        self.say_all([] if self.minimal else ["Switch sides."])
-        self.say(spoken_side(side), gap_after=0)
+        self.say_all([] if self.minimal else [self.words.line("switch")])
+        self.say(self.words.side(side), gap_after=0)
         end = max(start + exercise.switch_ms, self.t + SWITCH_QUIET_MS)  # by design: no note
         self.events.append(Event(start, end, "switch", text=label))
         self.t = end
@@ -230,12 +238,12 @@ class _Planner:
             countdown -= 1
         if countdown == 1:
             countdown = 0  # "One." alone is no countdown
-        lines = [(NUMBER_WORDS[n], end - n * 1000) for n in range(countdown, 0, -1)]
+        lines = [(self.words.countdown(n), end - n * 1000) for n in range(countdown, 0, -1)]
         if self.overlays and not self.minimal:
             scale = self.narration.hold_scale
             lines += [(cue.text, start + round(cue.at_ms * scale)) for cue in exercise.cues]
             if self.narration.halfway and hold_ms >= 15_000:
-                lines.append(("Halfway.", start + hold_ms // 2))
+                lines.append((self.words.line("halfway"), start + hold_ms // 2))
         placed, notes, longest = self.lay_over(lines, start, end, ringing, label)
         if longest < quiet:
             count = end - countdown * 1000 if countdown else end
@@ -284,9 +292,9 @@ class _Planner:
         setup = LINE_GAP_MS if self.is_stay(exercise, exercise.flow[0]) else exercise.setup_ms
         for side_index, side in enumerate(sides):
             if side_index == 0:  # a later side is named in the switch, which leaves the setup time
-                lines = [spoken_side(side)] if side else []
+                lines = [self.words.side(side)] if side else []
                 if not self.minimal and exercise.reps > 1:
-                    lines.append(f"{exercise.reps} rounds, moving with your breath.")
+                    lines.append(self.words.line("rounds", count=exercise.reps))
                 self.say_all(lines[:-1])
                 if lines:
                     self.say(lines[-1], gap_after=setup)
@@ -297,7 +305,7 @@ class _Planner:
                 for number, move in enumerate(exercise.flow):
                     text = move.short if cycle > 1 and move.short else move.text
                     if exercise.reps > 1 and cycle == exercise.reps and number == 0:
-                        text = f"Last round. {text}"
+                        text = self.words.line("last_round", move=text)
                     label = f"{exercise.name}: {move.text}"
                     if exercise.breath_ms:
                         self.breath(text, exercise.breath_ms[breaths % 2], label)
@@ -310,7 +318,7 @@ class _Planner:
                         self.events.append(Event(self.t, self.t + hold, "hold", text=label))
                         self.t += max(hold, LINE_GAP_MS)
             if not self.minimal:
-                self.say("And relax.")
+                self.say(self.words.line("relax"))
             if side_index + 1 < len(sides):
                 self.switch(exercise, sides[side_index + 1], f"switch in {exercise.name}")
 
@@ -351,15 +359,3 @@ def _label(exercise: Exercise, side: str | None, rep: int) -> str:
     if exercise.reps > 1:
         parts.append(f"rep {rep} of {exercise.reps}")
     return ", ".join(parts)
-
-
-def _spoken_duration(ms: int) -> str:
-    """30000 -> '30 seconds', 90000 -> '1 minute 30 seconds', as the narrator says it."""
-    seconds = round(ms / 1000)
-    minutes, seconds = divmod(seconds, 60)
-    parts = []
-    if minutes:
-        parts.append(f"{minutes} minute" + ("s" if minutes != 1 else ""))
-    if seconds or not minutes:
-        parts.append(f"{seconds} second" + ("s" if seconds != 1 else ""))
-    return " ".join(parts)

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ..routine import phrases
 from .app import MANIFEST_NAME, THEME_COLOR, icon_name
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ def index_html(sessions: list[Session]) -> str:
     script = "\n".join(_asset(name).strip() for name in ("page.js", "keep.js"))
     # The sessions go in last, so nothing in their text is taken for a placeholder.
     page = _PAGE.replace("{style}", _asset("page.css").strip()).replace("{script}", script)
+    languages = {s.language for s in sessions}
+    page = page.replace("{lang}", languages.pop() if len(languages) == 1 else "en")  # each session says its own
     page = page.replace("{manifest}", MANIFEST_NAME).replace("{icon}", icon_name(192)).replace("{theme}", THEME_COLOR)
     return page.replace("{count}", count).replace("{find}", find).replace("{sessions}", body)
 
@@ -45,6 +48,7 @@ def _asset(name: str) -> str:
 
 def _session(session: Session, opened: bool) -> str:
     files = session.files
+    words = phrases.pack(session.language)
     cover = (
         f'<img class="cover" src="{_url(files["cover"])}" alt="" width="56" height="56" loading="lazy">'
         if "cover" in files else '<span class="cover"></span>'
@@ -66,21 +70,21 @@ def _session(session: Session, opened: bool) -> str:
         + (f' data-cover="{_url(files["cover"])}"' if "cover" in files else "")
     )
     parts = [
-        f'<details class="session" id="{escape(session.name)}"{data}{" open" if opened else ""}>',
+        f'<details class="session" id="{escape(session.name)}" lang="{session.language}"{data}{" open" if opened else ""}>',
         f'<summary>{cover}<h2>{escape(session.title)}</h2>',
-        f'<span class="meta">{_minutes(session.duration_ms)} · {len(session.chapters)} chapters</span>'
+        f'<span class="meta">{words.word("length", _minutes(session.duration_ms))} · {words.word("chapters")}: {len(session.chapters)}</span>'
         '<span class="status"></span></summary>',
         f'<p class="summary">{escape(session.summary)}</p>' if session.summary else "",
         f'<audio controls preload="{"metadata" if opened else "none"}" src="{mp3}"></audio>',
         '<p class="resume" hidden><button type="button"></button></p>',
         f'<p class="actions"><button type="button" class="keep" hidden>Keep on this phone</button> '
         f'<a class="save" href="{mp3}" download>Save MP3</a> <span class="kept" role="status"></span></p>',
-        f'<h3>Chapters</h3>\n<ol class="chapters">\n{chapters}\n</ol>' if chapters else "",
-        f'<details class="transcript"><summary>Transcript</summary>\n<ol class="lines">\n{lines}\n</ol></details>'
+        f'<h3>{words.word("chapters")}</h3>\n<ol class="chapters">\n{chapters}\n</ol>' if chapters else "",
+        f'<details class="transcript"><summary>{words.word("transcript")}</summary>\n<ol class="lines">\n{lines}\n</ol></details>'
         if lines else "",
-        '<details class="safety"><summary>Before you start</summary>\n<ul>\n'
+        f'<details class="safety"><summary>{words.word("before_you_start")}</summary>\n<ul>\n'
         + "\n".join(f"<li>{escape(line)}</li>" for line in session.safety) + "\n</ul></details>",
-        f'<p class="source">Source: {escape(session.source)}</p>' if session.source else "",
+        f'<p class="source">{words.word("source")}: {escape(session.source)}</p>' if session.source else "",
         f'<p class="source">Music: {escape(session.music_credit)}</p>' if session.music_credit else "",
         "</details>",
     ]
@@ -101,8 +105,8 @@ def _clock(ms: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _minutes(ms: int) -> str:
-    return f"{max(1, round(ms / 60_000))} min"
+def _minutes(ms: int) -> int:
+    return max(1, round(ms / 60_000))
 
 
 _FIND = """\
@@ -112,7 +116,7 @@ aria-label="Find a session or an exercise" autocomplete="off"> <span id="found" 
 
 _PAGE = """\
 <!doctype html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..plan import Chapter, Event
 from ..record import SessionRecord
-from ..routine import safety
+from ..routine import phrases
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ class Session:
     source: str
     safety: tuple[str, ...]
     """The safety advice to show with it."""
+    language: str
+    """The language it is narrated in ('en', 'de'), from its record."""
     duration_ms: int
     mp3_bytes: int
     built: datetime
@@ -97,7 +99,8 @@ def read_session(mp3: Path) -> Session:
         summary=record.summary or "",
         source=record.source or "",
         music_credit=record.music.get("credit") or "" if isinstance(record.music, dict) else "",
-        safety=tuple(record.safety) if isinstance(record.safety, list) and record.safety else safety.WRITTEN,
+        safety=tuple(record.safety) if isinstance(record.safety, list) and record.safety else phrases.pack("en").written_safety(),
+        language=_language(record),
         duration_ms=record.duration_ms,
         mp3_bytes=mp3.stat().st_size,
         built=datetime.fromtimestamp(record_path.stat().st_mtime, timezone.utc).replace(microsecond=0),
@@ -107,6 +110,13 @@ def read_session(mp3: Path) -> Session:
     )
     _check_text(session)
     return session
+
+
+def _language(record: SessionRecord) -> str:
+    """The record's language if it is one with a pack, else English (older records have none)."""
+    narration = record.settings.get("narration") if isinstance(record.settings, dict) else None
+    language = narration.get("language") if isinstance(narration, dict) else None
+    return language if isinstance(language, str) and phrases.language_problem(language) is None else "en"
 
 
 def _plain_name(name: object) -> bool:

@@ -98,6 +98,9 @@ class Narration:
     """Multiplies every hold and flow position (not rests), e.g. 1.5 for a slower session."""
     chimes: str = "soft"
     """Chime sound: soft, bright or none (the timing stays the same)."""
+    language: str = "en"
+    """The language of the fixed lines (a phrase pack: routine/phrases.py); `language:` at
+    the top of a routine. It picks the eSpeak NG voice when the routine names none."""
     music: str = "none"
     """Music under the voice: none, ambient (a pad made by voiceguide) or the path of an audio
     file (a routine's relative to the routine's directory)."""
@@ -133,8 +136,10 @@ class Routine:
     source: str = ""
     """Where the exercises come from (attribution)."""
     safety: tuple[str, ...] = ()
-    """The safety opening: the routine's own lines or a built-in form (routine/safety.py);
-    () for the default."""
+    """The routine's own safety lines (safety_form 'own'), else ()."""
+    safety_form: str = ""
+    """The safety opening: 'full' or 'brief' (the language pack's), 'own' (`safety`), or ''
+    (full, but brief when the narration is minimal)."""
     intro: tuple[str, ...] = ()
     """Extra lines spoken after the safety opening, before the first exercise."""
     outro: tuple[str, ...] = ()

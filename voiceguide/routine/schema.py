@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from . import safety as safety_advice
+from . import phrases
 from .fields import Field, FieldReader
 from .files import read_regular_file
 from .model import (
@@ -83,7 +83,7 @@ SETTINGS = (
 
 TIMING_KEYS = tuple(key.name for key in TIMINGS)
 SETTING_KEYS = tuple(key.name for key in SETTINGS)
-TOP_KEYS = ("title", "summary", "source", "safety", "intro", "outro", "defaults", "exercises")
+TOP_KEYS = ("title", "summary", "source", "language", "safety", "intro", "outro", "defaults", "exercises")
 DEFAULTS_KEYS = TIMING_KEYS + SETTING_KEYS + ("music_credit",)
 EXERCISE_KEYS = ("name", "steps", "sides", "cues", "flow", "breath") + TIMING_KEYS
 CUE_KEYS = ("at", "say")
@@ -111,7 +111,8 @@ class RoutineReader(FieldReader):
             title = self.text(top["title"].value, "title")
         summary = self.unspoken_text(top["summary"].value, "summary") if "summary" in top else ""
         source = self.unspoken_text(top["source"].value, "source") if "source" in top else ""
-        safety = self.safety(top["safety"].value) if "safety" in top else ()
+        safety_form, safety = self.safety(top["safety"].value) if "safety" in top else ("", ())
+        language = self.language(top["language"].value) if "language" in top else phrases.DEFAULT
         intro = self.lines(top["intro"].value, "intro") if "intro" in top else ()
         outro = self.lines(top["outro"].value, "outro") if "outro" in top else ()
 
@@ -120,6 +121,7 @@ class RoutineReader(FieldReader):
             defaults = self.mapping(top["defaults"].value, "defaults", DEFAULTS_KEYS, what="a mapping of default settings") or {}
         timing = self.timing(defaults, "defaults", base=None)
         narration, voice = self.settings(defaults)
+        narration = dataclasses.replace(narration, language=language or phrases.DEFAULT)
         narration = self.music_file(defaults, narration, path)
         music_credit = self.unspoken_text(defaults["music_credit"].value, "defaults.music_credit") if "music_credit" in defaults else ""
         music_place = place(defaults["music"].value) if "music" in defaults else (0, 0)
@@ -129,18 +131,30 @@ class RoutineReader(FieldReader):
             return None
         return Routine(
             id=rid, path=path, title=title or "", summary=summary or "", source=source or "",
-            safety=safety, intro=intro or (), outro=outro or (), exercises=tuple(exercises),
+            safety=safety, safety_form=safety_form, intro=intro or (), outro=outro or (), exercises=tuple(exercises),
             narration=narration, voice=voice, music_credit=music_credit or "", music_place=music_place,
         )
 
-    def safety(self, node: Node) -> tuple[str, ...]:
-        """`full` or `brief` (the built-in openings), or the routine's own line or lines."""
-        if isinstance(node, ScalarNode) and node.tag == STR and node.value in safety_advice.FORMS:
-            return safety_advice.FORMS[node.value]
+    def safety(self, node: Node) -> tuple[str, tuple[str, ...]]:
+        """(form, lines): `full` or `brief` (the built-in openings, in the routine's language),
+        or the routine's own line or lines (form 'own')."""
+        if isinstance(node, ScalarNode) and node.tag == STR and node.value in ("full", "brief"):
+            return node.value, ()
         if isinstance(node, SequenceNode) and not node.value:
             self.fail(node, "safety: expected full, brief, or the lines to say, found an empty list")
-            return ()
-        return self.lines(node, "safety")
+            return "", ()
+        return "own", self.lines(node, "safety")
+
+    def language(self, node: Node) -> str | None:
+        """`language:`, a language with a phrase pack ('en', 'de')."""
+        code = self.unspoken_text(node, "language")
+        if code is None:
+            return None
+        why = phrases.language_problem(code)
+        if why:
+            self.fail(node, f"language: {why}")
+            return None
+        return code
 
     # -- defaults ----------------------------------------------------------------------
 
@@ -275,7 +289,9 @@ class RoutineReader(FieldReader):
         if names[0].lower() == names[1].lower():  # type: ignore[union-attr]
             self.fail(node, f'{where}: expected two different side names, found "{shown(names[0])}" twice')
             return None
-        return tuple(name.lower() for name in names)  # type: ignore[union-attr]
+        # As written (a German side is "rechtes Knie"); "right" and "left" in any case are the
+        # sides `both` names, said in the routine's language.
+        return tuple(name.lower() if name.lower() in BOTH_SIDES else name for name in names)  # type: ignore[union-attr]
 
     @staticmethod
     def sides_hint(node: Node) -> str:
