@@ -22,16 +22,18 @@ FEED_TITLE = "voiceguide sessions"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the date of a feed with no sessions
 
 
-def feed_xml(sessions: list[Session], base_url: str) -> bytes:
-    """The feed, every file named by an absolute URL under `base_url`. The same sessions
-    give the same bytes (no build time in it), so an unchanged feed is not rewritten."""
+def feed_xml(sessions: list[Session], base_url: str, title: str | None = None, author: str | None = None) -> bytes:
+    """The feed, every file named by an absolute URL under `base_url`, with its own `title`
+    and `author` if given. The same sessions give the same bytes (no build time in it), so
+    an unchanged feed is not rewritten."""
     from .sessions import FEED_NAME, INDEX_NAME
 
     base = base_url.rstrip("/") + "/"
     feed = FeedGenerator()
     feed.load_extension("podcast")
     feed.register_extension("podcast2", _Podcast2, _Podcast2Entry)
-    feed.title(FEED_TITLE)
+    title = title or FEED_TITLE
+    feed.title(title)
     feed.description("Narrated exercise sessions, made by voiceguide from routines written in YAML.")
     feed.link(href=base + FEED_NAME, rel="self")
     feed.link(href=base + INDEX_NAME, rel="alternate")  # the last link is RSS's <link>
@@ -39,13 +41,13 @@ def feed_xml(sessions: list[Session], base_url: str) -> bytes:
     # One per feed: the language of the most sessions (English among equals).
     feed.language(max(sorted(set(spoken)), key=lambda code: (spoken.count(code), code == "en")))
     feed.generator("voiceguide")
-    feed.podcast.itunes_author("voiceguide")
+    feed.podcast.itunes_author(author or "voiceguide")
     feed.podcast.itunes_category("Health & Fitness", "Fitness")
     feed.podcast.itunes_explicit("no")
     feed.podcast.itunes_type("episodic")
     covers = [s.files["cover"] for s in sessions if "cover" in s.files]
     if covers:  # the show needs a picture; the first session's will do
-        feed.image(url=base + quote(covers[0]), title=FEED_TITLE, link=base + INDEX_NAME)
+        feed.image(url=base + quote(covers[0]), title=title, link=base + INDEX_NAME)
         feed.podcast.itunes_image(base + quote(covers[0]))
     feed.lastBuildDate(max((s.built for s in sessions), default=_EPOCH))
 
