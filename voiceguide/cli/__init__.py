@@ -92,7 +92,6 @@ def _check_music(routines: list, options) -> None:
 
     chosen = options.music if options else None
     if chosen is not None and (why := option_problem(chosen, SAMPLE_RATE)):
-@catalog_options
         raise VoiceguideError(f"--music: {why}")
     if problems := routine_problems(routines, chosen, SAMPLE_RATE):
         raise RoutineError(problems)
@@ -105,6 +104,7 @@ def _check_music(routines: list, options) -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=jobs_default, help="Parallel speech and encoding workers (default: CPU cores).")
 @base_url_option
+@catalog_options
 @narration_options
 @routines_option()
 def build(routines, build_all, out_dir, force, jobs, base_url, catalog, rotate, executor, routines_dir, **narration):
