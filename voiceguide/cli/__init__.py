@@ -110,17 +110,10 @@ def _check_music(routines: list, options) -> None:
 def build(routines, build_all, out_dir, force, jobs, base_url, catalog, rotate, executor, routines_dir, **narration):
     """Build narrated MP3 sessions from routines.
 
-      voiceguide build --catalog catalogs/clinic.yaml
     ROUTINES are names in the routines directory or, failing that, among the routines that
     come with voiceguide (sore-back), or paths to YAML files.
     Every routine is checked before anything is synthesized or written. Sessions that are
     up to date are skipped; one that fails does not stop the others (exit code 1).
-    if catalog:
-        if routines or build_all:
-            raise click.UsageError("give routines, --all or --catalog, not several")
-        return build_catalog_command(catalog, out_dir, force, jobs, base_url, routines_dir, executor, rotate, narration)
-    if rotate:
-        raise click.UsageError("--rotate-token is for --catalog")
     With --all, OUT/index.html (a page to listen on), OUT/feed.xml (a podcast feed) and
     OUT/playlist.m3u list every session in OUT.
 
@@ -129,23 +122,28 @@ def build(routines, build_all, out_dir, force, jobs, base_url, catalog, rotate, 
       voiceguide build sore-back
       voiceguide build --all --out public/
       voiceguide build sore-back --verbosity brief --hold-scale 1.5
+      voiceguide build --catalog catalogs/clinic.yaml
     """
     from ..batch import build_batch
-    running = executor_for(executor)  # None: this machine's processes
     from ..build import all_routines, resolve
 
+    if catalog:
+        if routines or build_all:
+            raise click.UsageError("give routines, --all or --catalog, not several")
+        return build_catalog_command(catalog, out_dir, force, jobs, base_url, routines_dir, executor, rotate, narration)
+    if rotate:
+        raise click.UsageError("--rotate-token is for --catalog")
     if build_all:
         paths = all_routines(routines_dir)
         if not paths:
             raise click.UsageError(f"no routines (*.yaml) in {routines_dir}/")
     elif routines:
-        if running:
-            running.close()
         paths = [resolve(name, routines_dir) for name in routines]
     else:
         raise click.UsageError("name a routine (e.g. 'voiceguide build sore-back') or use --all")
     loaded = _load(paths, build_options(**narration))  # every routine is checked before any work starts
     progress = Progress(live=sys.stdout.isatty())
+    running = executor_for(executor)  # None: this machine's processes
     try:
         result = build_batch(
             loaded, out_dir, build_options(**narration), jobs=jobs, force=force,
@@ -153,6 +151,8 @@ def build(routines, build_all, out_dir, force, jobs, base_url, catalog, rotate, 
         )
     finally:
         progress.close()
+        if running:
+            running.close()
     if result.published:
         report_skipped(result.published)
     if result.published and result.published.written:
