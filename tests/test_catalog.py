@@ -189,6 +189,8 @@ def test_tokens_are_unguessable_kept_and_rotated(tmp_path):
     assert kept_tokens(tmp_path) == tokens and (tmp_path / TOKENS_NAME).name.startswith(".")
     rotated, old = tokens_for(tmp_path, ["anna", "ben"], rotate=("anna",))
     assert old == {"anna": tokens["anna"]} and rotated["anna"] != tokens["anna"] and rotated["ben"] == tokens["ben"]
+    for _ in range(200):  # tokens may start with '-' or '_': they are kept all the same
+        assert tokens_for(tmp_path, ["carl"], rotate=("carl",))[0]["carl"] == kept_tokens(tmp_path)["carl"]
     (tmp_path / TOKENS_NAME).write_text('{"tokens": {"anna": "../../etc"}}')
     assert kept_tokens(tmp_path) == {}  # a token that is not one is never a path
 

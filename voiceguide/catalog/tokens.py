@@ -8,11 +8,13 @@ audience's token gives it a new one, moves its directory there and forgets the o
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 
 TOKENS_NAME = ".voiceguide-catalog.json"
 TOKEN_BYTES = 16
+_ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")  # base64url's
 
 
 def new_token() -> str:
@@ -20,7 +22,8 @@ def new_token() -> str:
 
 
 def _plausible(token: object) -> bool:
-    return isinstance(token, str) and len(token) >= 16 and all(c.isalnum() or c in "-_" for c in token) and not token.startswith(("-", "_"))
+    """A token this module could have made: never '..', a '/' or a hidden name."""
+    return isinstance(token, str) and len(token) >= 16 and all(c in _ALPHABET for c in token)
 
 
 def kept_tokens(out_dir: Path) -> dict[str, str]:
@@ -51,4 +54,5 @@ def tokens_for(out_dir: Path, names: list[str], rotate: tuple[str, ...] = ()) ->
         ensure_dir(out_dir)
         data = json.dumps({"tokens": tokens}, indent=2, sort_keys=True) + "\n"
         write_atomically(out_dir / TOKENS_NAME, data.encode())
+        os.chmod(out_dir / TOKENS_NAME, 0o600)  # the addresses: for the one who builds
     return tokens, old
