@@ -52,11 +52,33 @@ def catalog(sessions: int, audiences: int, routines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def stats(path: Path) -> str:
+    """What a catalog asks for: copies, sessions, lines said in them, unique lines (no speech)."""
+    from voiceguide.batch import lines_needed
+    from voiceguide.catalog.load import load_catalog
+    from voiceguide.plan import phrases
+
+    loaded = load_catalog(path, ROUTINES)
+    entries = {}
+    for audience in loaded.audiences:
+        for entry in audience.entries:
+            entries.setdefault((entry.routine.id, entry.options), entry)
+    unique = list(entries.values())
+    lines = sum(len(phrases(e.routine, e.options.narration(e.routine))) for e in unique)
+    needed = lines_needed([e.routine for e in unique], [e.options for e in unique])
+    return (f"{loaded.entries} copies, {len(unique)} sessions, {lines} lines said in them, "
+            f"{sum(len(group) for group in needed.values())} unique lines ({len(needed)} voices)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--audiences", type=int, default=20)
+    parser.add_argument("--stats", type=Path, metavar="CATALOG", help="say what CATALOG asks for instead")
     args = parser.parse_args()
+    if args.stats:
+        print(stats(args.stats))
+        return
     routines = sorted(path.stem for path in ROUTINES.glob("*.yaml"))
     sys.stdout.write(catalog(args.sessions, args.audiences, routines))
 

@@ -332,3 +332,20 @@ def test_serve_lists_no_directory_and_gives_an_audience_its_page(project):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_progress_says_the_time_left_from_the_pace_of_the_sessions_written():
+    from voiceguide.batch import Status
+    from voiceguide.cli.catalog import CatalogProgress
+
+    progress = CatalogProgress(live=False)
+    status = Status(10)
+    status.started -= 100  # 100 s in
+    assert progress.eta(status) == ""  # speech: nothing written yet
+    progress("writing", status, None)
+    progress.writing = (40.0, 0)  # writing began at 40 s
+    status.done = 4  # 60 s for 4 sessions: 15 s each, 6 left
+    assert progress.eta(status) == ", about 1m30s left"
+    status.done = 10
+    assert progress.eta(status) == ""
+    progress.close()
