@@ -10,13 +10,14 @@ published with its own title and author.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..batch import Executor, Failure, LocalExecutor, Progress, Status, lines_needed, speak_ahead
-from ..build import BuildResult, Options, build, up_to_date
+from ..build import BuildResult, Options, speak_and_plan, up_to_date, write
 from ..errors import VoiceguideError
 from ..plan import phrases
 from ..routine.model import Routine
@@ -171,9 +172,16 @@ def build_catalog(
 
 def render_session(routine: Routine, out_dir: Path, options: Options, cache: ClipCache, force: bool) -> BuildResult | Failure:
     """One session built (its lines already in the cache); a task of a pool or a cluster.
-    A failure comes back as a value: errors with their own __init__ do not travel well."""
+
+    It is build.build without the sweep of temporaries: on a cluster another machine's
+    process ids mean nothing here, so build_catalog sweeps each directory before any task
+    starts. A failure comes back as a value: errors with their own __init__ do not travel well.
+    """
+    started = time.perf_counter()
     try:
-        return build(routine, out_dir, options, cache, jobs=1, force=force)
+        if not force and (current := up_to_date(routine, out_dir, options)):
+            return current
+        return write(speak_and_plan(routine, options, cache), out_dir, cache, started)
     except VoiceguideError as error:
         return Failure(routine, str(error))
 
