@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import phrases
 from .fields import MAX_LINES, FieldReader
 from .schema import (
     BREATH_RANGE_MS, CUE_KEYS, DEFAULTS_KEYS, EXERCISE_KEYS, MAX_EXERCISES, MAX_HOLD_MS, MOVE_KEYS, SETTINGS, TIMINGS, TOP_KEYS, Key,
@@ -56,6 +57,7 @@ _DESCRIBED = {
     "summary": "The MP3's comment and the page's summary; not spoken.",
     "source": "Where the exercises come from; not spoken.",
     "safety": "The safety advice said first: full, brief, or the routine's own line or lines.",
+    "language": "The language of the fixed lines and of the eSpeak NG voice: en (the default), de, fr...",
     "breath": "Paces a flow by breath: one length for in and out, or [in, out].",
     "intro": "Said after the opening (a line or a list of lines).",
     "outro": "Said at the very end (a line or a list of lines).",
@@ -119,6 +121,7 @@ def routine_schema() -> dict:
     exercise["then"] = {"not": {"anyOf": [{"required": ["hold"]}, {"required": ["cues"]}]}}
     top = _mapping(TOP_KEYS, {
         "title": _TEXT, "summary": _TEXT, "source": _TEXT, "safety": _LINES, "intro": _LINES, "outro": _LINES,
+        "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "examples": phrases.languages()},
         "defaults": _mapping(DEFAULTS_KEYS, {**timing, **settings, "music_credit": _TEXT}),
         "exercises": {"type": "array", "items": exercise, "minItems": 1, "maxItems": MAX_EXERCISES},
     }, required=("title", "exercises"))
