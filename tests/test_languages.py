@@ -192,3 +192,16 @@ def test_a_routine_in_each_language_builds_and_its_outputs_say_so(tmp_path):
     publish(only_french)
     assert '<html lang="fr">' in (only_french / "index.html").read_text()
     assert "<language>fr</language>" in (only_french / "feed.xml").read_text()
+
+
+def test_a_batch_fails_only_the_session_whose_voice_speaks_another_language(tmp_path, monkeypatch):
+    from tests.conftest import fake_engine
+    from voiceguide.batch import build_batch
+    from voiceguide.speech.cache import ClipCache
+
+    fake_engine(monkeypatch)
+    monkeypatch.setattr("voiceguide.batch._write_each", lambda sessions, *a, **k: iter(()))  # no encoding
+    routines = [routine_in(tmp_path, "en"), routine_in(tmp_path, "fr")]
+    result = build_batch(routines, tmp_path / "out", Options(voice="gmw/en-us"), cache=ClipCache(tmp_path / "c"))
+    assert [f.routine.id for f in result.failures] == ["fr"]
+    assert "expected an eSpeak NG voice that speaks French, found gmw/en-us, which speaks English (en)" in result.failures[0].message

@@ -200,6 +200,9 @@ def _speak_and_plan(
     narrations = [options.narration(routine) for routine in routines]
     # A session estimated over the limit (with --hold-scale 4, say) fails before anything is said.
     over = [too_long(routine, narration, options.voice_for(routine).rate) for routine, narration in zip(routines, narrations)]
+    # A voice that does not speak the routine's language fails that session only.
+    over = [problem or _language_problem(options.voice_for(routine), narration.language)
+            for problem, routine, narration in zip(over, routines, narrations)]
     needed = [[] if problem else phrases(routine, narration) for routine, narration, problem in zip(routines, narrations, over)]
     by_voice: dict[Voice, list[int]] = {}
     for i, routine in enumerate(routines):
@@ -238,6 +241,17 @@ def _speak_and_plan(
         except VoiceguideError as error:  # e.g. longer than the maximum session
             sessions.append(Failure(routine, str(error)))
     return sessions
+
+
+def _language_problem(voice: Voice, language: str) -> str | None:
+    from .errors import LanguageError
+    from .speech.languages import check_language
+
+    try:
+        check_language(voice, language)
+    except LanguageError as error:
+        return str(error)
+    return None
 
 
 def _write_each(sessions: list[Planned], out_dir: Path, cache: ClipCache, jobs: int,
