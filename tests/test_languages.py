@@ -205,3 +205,26 @@ def test_a_batch_fails_only_the_session_whose_voice_speaks_another_language(tmp_
     result = build_batch(routines, tmp_path / "out", Options(voice="gmw/en-us"), cache=ClipCache(tmp_path / "c"))
     assert [f.routine.id for f in result.failures] == ["fr"]
     assert "expected an eSpeak NG voice that speaks French, found gmw/en-us, which speaks English (en)" in result.failures[0].message
+
+
+@pytest.mark.integration
+def test_a_piper_voice_of_the_routines_language_works_from_its_files(tmp_path):
+    """A Piper voice is its .onnx and .onnx.json; its config names its language. (The voice
+    here is the bundled one, relabelled German: it is the files' word that counts.)"""
+    pytest.importorskip("piper_onnx")
+    from voiceguide.build import build
+    from voiceguide.speech import piper_engine
+    from voiceguide.speech.cache import ClipCache
+
+    joe = piper_engine.bundled()[0]
+    model = tmp_path / "de_DE-test-medium.onnx"
+    model.symlink_to(joe.model)
+    settings = json.loads(joe.config.read_text())
+    settings["language"] = {"code": "de_DE"}
+    settings["espeak"] = {"voice": "de"}
+    model.with_name(model.name + ".json").write_text(json.dumps(settings))
+    routine = routine_in(tmp_path, "de")
+    with pytest.raises(LanguageError, match="expected a Piper voice that speaks German"):
+        build(routine, tmp_path / "out", Options(engine="piper"), cache=ClipCache(tmp_path / "c"), jobs=1)
+    result = build(routine, tmp_path / "out", Options(engine="piper", voice=str(model)), cache=ClipCache(tmp_path / "c"), jobs=1)
+    assert result.mp3.is_file() and result.duration_ms > 60_000
