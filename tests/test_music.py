@@ -9,6 +9,7 @@ lock-in at 55 Hz reads the music alone, under the speech as in the holds.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import statistics
 import subprocess
 from pathlib import Path
@@ -109,11 +110,25 @@ def test_silent_chimes_do_not_duck_the_music():
     assert alone and all(shape.gain_db(c.start_ms + 200) > -1 for c in alone if c.start_ms > 3000)
 
 
+def test_the_bed_is_lowered_only_where_it_would_take_the_session_under_its_loudness():
+    from voiceguide.audio.ducking import fitted_level
+    from voiceguide.audio.render import sounds as placed
+
+    timeline, clips = fake_session()
+    shape = envelope(timeline)
+    dense = fitted_level(timeline, shape, -20.0, placed(timeline, clips, RATE, "soft"), RATE, SPEECH_LUFS)
+    assert dense == -20.0
+    # The same session with a line every few minutes: the bed under the pauses would count.
+    sparse = replace(timeline, events=tuple(e for i, e in enumerate(timeline.events) if e.kind != "speech" or i % 9 == 0))
+    lowered = fitted_level(sparse, envelope(sparse), -20.0, placed(sparse, clips, RATE, "soft"), RATE, SPEECH_LUFS)
+    assert lowered < -20.0
+
+
 def test_the_envelope_goes_into_the_record_as_json():
     timeline, _ = fake_session()
     record = Music("ambient", -20.0, envelope(timeline)).to_json()
     assert json.loads(json.dumps(record)) == record
-    assert record["level_db"] == -20 and record["ducked_db"] == -20 - DUCK_DB and record["bed_lufs"] == SPEECH_LUFS - 20
+    assert record["level_db"] == record["asked_db"] == -20 and record["ducked_db"] == -20 - DUCK_DB and record["bed_lufs"] == SPEECH_LUFS - 20
     points = record["envelope"]["points"]
     assert [ms for ms, _ in points] == sorted(ms for ms, _ in points)
 
@@ -321,17 +336,26 @@ def test_two_builds_with_the_pad_give_the_same_mp3(tmp_path):
     assert first.read_bytes() == before
 
 
+MUSIC_VARIANTS = {
+    "default": {},
+    "minimal": dict(verbosity="minimal", countdown=5, halfway=False, rate=220, chimes="none"),
+    "loudest bed": dict(music_level=-16.0),
+}
+
+
 @pytest.mark.integration
+@pytest.mark.parametrize("variant", list(MUSIC_VARIANTS))
 @pytest.mark.parametrize("name", SEEDS)
-def test_every_seed_session_with_the_pad_keeps_its_loudness_and_true_peak(tmp_path, name, seed_cache):
+def test_every_seed_session_with_the_pad_keeps_its_loudness_and_true_peak(tmp_path, name, variant, seed_cache):
     from voiceguide.build import Options, build
     from voiceguide.measure import decode
     from voiceguide.routine.load import load
 
     from .test_quality import ebur128
 
-    result = build(load(ROOT / "routines" / f"{name}.yaml"), tmp_path, Options(music="ambient"), cache=seed_cache, jobs=2)
-    assert result.mp3.name == f"{name}--ambient.mp3"
+    options = Options(music="ambient", **MUSIC_VARIANTS[variant])
+    result = build(load(ROOT / "routines" / f"{name}.yaml"), tmp_path, options, cache=seed_cache, jobs=2)
+    assert result.mp3.name.startswith(f"{name}--") and "ambient" in result.mp3.name
     assert decode(result.mp3, RATE).size == result.duration_ms * RATE // 1000
     measured = ebur128(result.mp3)
     assert measured["TP"] <= -1.0 and -17.0 <= measured["I"] <= -15.0, measured

@@ -310,7 +310,7 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
 
         clips, _ = speak(phrases(routine, planned.narration), planned.voice, cache or ClipCache(cache_dir()))
     files = outputs(out_dir, variant_name(routine, planned.narration, planned.voice))
-    music = _music(planned)
+    music = _music(planned, clips)
     # The routine's credit is for the routine's music, not for one the command line chose.
     credit = routine.music_credit if music and planned.narration.music == routine.narration.music else ""
     ensure_dir(out_dir)
@@ -383,13 +383,18 @@ def _music_inputs(narration: Narration) -> dict:
     return {"music": {"recipe": MUSIC_RECIPE, "content": content}}
 
 
-def _music(planned: Planned):
+def _music(planned: Planned, clips: dict):
     """The session's music (audio.music.Music), or None; a file is probed here, before
-    anything is written."""
+    anything is written. The bed is lowered if it would take the session under its loudness."""
     if planned.narration.music == "none":
         return None
-    from .audio.ducking import envelope
+    from .audio.ducking import envelope, fitted_level
     from .audio.music import music_for
+    from .audio.render import sounds
+    from .recipe import SPEECH_LUFS
 
-    narration = planned.narration
-    return music_for(narration.music, narration.music_level, envelope(planned.timeline, narration.chimes), SAMPLE_RATE)
+    narration, timeline = planned.narration, planned.timeline
+    shape = envelope(timeline, narration.chimes)
+    placed = sounds(timeline, clips, SAMPLE_RATE, narration.chimes)
+    level = fitted_level(timeline, shape, narration.music_level, placed, SAMPLE_RATE, SPEECH_LUFS)
+    return music_for(narration.music, level, shape, SAMPLE_RATE, asked_db=narration.music_level)

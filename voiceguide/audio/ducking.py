@@ -121,3 +121,65 @@ def envelope(timeline: Timeline, chimes: str = "soft", duck_db: float = DUCK_DB)
         points += [(down, 0.0 if down else -duck_db), (start, -duck_db),
                    (end + AFTER_MS, -duck_db), (end + AFTER_MS + RELEASE_MS, 0.0)]
     return Envelope(tuple((ms, float(db)) for ms, db in points), timeline.duration_ms)
+
+
+MAX_LOUDNESS_LOSS_LU = 0.5
+"""How far the music may pull the session's integrated loudness down (see fitted_level)."""
+LOUDER_DB = 3.0
+"""Music is not steady: the pad's 400 ms blocks are 2.5 dB over its loudness one time in 20.
+The prediction takes the music this much louder, so its louder moments are not missed."""
+
+
+def fitted_level(timeline: Timeline, shape: Envelope, level_db: float, sounds: list[tuple[int, np.ndarray]],
+                 sample_rate: int, speech_lufs: float) -> float:
+    """The bed level to use: `level_db`, or lower if that would pull the session's integrated
+    loudness down by more than MAX_LOUDNESS_LOSS_LU.
+
+    BS.1770 gates out the 400 ms blocks 10 LU under the session's mean, so once the speech is
+    sparse (a minimal narration: names, counts, chimes) a bed under every pause counts, and
+    the session would measure under its -16 LUFS. The loss is predicted before rendering, in
+    steps of 100 ms: the power of every sound where it is placed (`sounds`, render.sounds),
+    the music's at its bed level times the envelope's gain, blocks gated as BS.1770 gates
+    them. The power is not K-weighted, which puts speech under what the meter reads, and
+    the music is taken LOUDER_DB over its level: both make the loss predicted more than the
+    loss measured, so the bed is lowered only when it has to be, and then far enough.
+    """
+    step = sample_rate // 10
+    steps = -(-timeline.duration_ms // 100)
+    power = np.zeros(steps + 2)
+    profiles: dict[int, np.ndarray] = {}
+    for start, samples in sounds:
+        if id(samples) not in profiles:
+            profiles[id(samples)] = _step_powers(samples, step)
+        profile = profiles[id(samples)]
+        first = start // step
+        power[first: first + profile.size] += profile[: power.size - first]
+    power = power[:steps]
+    gain = shape.gains(0, steps, 10).astype(np.float64) ** 2
+
+    def loudness(bed_db: float | None) -> float:
+        total = power + (0 if bed_db is None else gain * 10 ** ((speech_lufs + bed_db + LOUDER_DB + 0.691) / 10))
+        return _gated(total)
+
+    alone = loudness(None)
+    level = level_db
+    while level > -60 and alone - loudness(level) > MAX_LOUDNESS_LOSS_LU:
+        level -= 1.0
+    return level
+
+
+def _step_powers(samples: np.ndarray, step: int) -> np.ndarray:
+    """Mean power of each `step` of a sound."""
+    padded = np.zeros(-(-samples.size // step) * step)
+    padded[: samples.size] = samples
+    return np.mean(padded.reshape(-1, step) ** 2, axis=1)
+
+
+def _gated(power: np.ndarray) -> float:
+    """BS.1770's gated loudness from powers in 100 ms steps (400 ms blocks, 75% overlap)."""
+    blocks = np.convolve(power, np.full(4, 0.25), mode="valid") if power.size >= 4 else np.array([power.mean()])
+    blocks = blocks[blocks > 10 ** ((-70 + 0.691) / 10)]
+    if blocks.size == 0:
+        return float("-inf")
+    kept = blocks[blocks > np.mean(blocks) / 10]
+    return float(-0.691 + 10 * np.log10(np.mean(kept)))

@@ -50,7 +50,9 @@ _CHORDS = (
     (36, (110.00, 164.81, 220.00, 293.66)),
 )
 _CHORD_FADE_S = 4
-_DETUNE_HZ = 0.12  # each note is two sines this far apart: a slow beat, like a string section
+_DETUNE_HZ = (0.07, 0.11, 0.15, 0.19)
+"""Each note of a chord is two sines this far apart, one stronger than the other: a slow
+beat, like a string section, at a rate of its own, so the chord's level never dips as one."""
 _SECOND_HARMONIC = 0.18
 
 
@@ -67,6 +69,8 @@ class Music:
     """For a file: what probing it found."""
     content: str = ""
     """For a file: the SHA-256 of its bytes."""
+    asked_db: float | None = None
+    """The level asked for, when `level_db` had to be lower (ducking.fitted_level)."""
 
     def to_json(self, credit: str = "") -> dict:
         """What the plan record says of the music: enough to check the mix against."""
@@ -75,6 +79,7 @@ class Music:
         return {
             "source": self.source if self.file is None else Path(self.source).name, "sha256": self.content,
             "credit": credit, "level_db": self.level_db, "ducked_db": self.level_db - DUCK_DB,
+            "asked_db": self.level_db if self.asked_db is None else self.asked_db,
             "bed_lufs": SPEECH_LUFS + self.level_db, "envelope": self.envelope.to_json(),
         }
 
@@ -178,7 +183,7 @@ class _Streamed(_Source):
 # -- the ambient pad ---------------------------------------------------------------------
 
 
-PAD_LUFS = -13.91
+PAD_LUFS = -13.99
 """The loudness of `ambient_pad` as made (peak 1.0); a test measures it against this."""
 _PAD_DECIMATION = 8
 """The pad is synthesized at 1/8 of the rate (nothing in it is above 750 Hz), then brought
@@ -203,7 +208,8 @@ def ambient_pad(sample_rate: int) -> np.ndarray:
         sound = np.zeros(index.size)
         for rank, note in enumerate(notes):
             level = 1.0 / (1 + 0.35 * rank)  # the root fullest, the upper notes softer
-            for hz, weight in ((note - _DETUNE_HZ / 2, 0.5), (note + _DETUNE_HZ / 2, 0.5), (2 * note, _SECOND_HARMONIC)):
+            detune = _DETUNE_HZ[rank]
+            for hz, weight in ((note - detune / 2, 0.6), (note + detune / 2, 0.4), (2 * note, _SECOND_HARMONIC)):
                 cycles = round(hz * PAD_PERIOD_S)  # a whole number of cycles in the loop: no seam
                 phase = (index * cycles % n) / n  # exact in integers, then a fraction of a cycle
                 sound += level * weight * np.sin(2 * np.pi * phase + rank)
@@ -321,12 +327,13 @@ def _looped(path: Path, crossfade: int, sample_rate: int) -> Iterator[np.ndarray
         first = False
 
 
-def music_for(source: str, level_db: float, envelope: Envelope, sample_rate: int) -> Music | None:
+def music_for(source: str, level_db: float, envelope: Envelope, sample_rate: int,
+              asked_db: float | None = None) -> Music | None:
     """The Music of a session (None for 'none'); a file is probed (ToolError if it is not music)."""
     if source == NONE:
         return None
     if source == AMBIENT:
-        return Music(source, level_db, envelope)
+        return Music(source, level_db, envelope, asked_db=asked_db)
     path = Path(source)
     try:
         stat = path.stat()
@@ -335,5 +342,5 @@ def music_for(source: str, level_db: float, envelope: Envelope, sample_rate: int
     info = probe(path, sample_rate, (stat.st_size, stat.st_mtime_ns))
     import hashlib
 
-    return Music(source, level_db, envelope, info, hashlib.sha256(path.read_bytes()).hexdigest())
+    return Music(source, level_db, envelope, info, hashlib.sha256(path.read_bytes()).hexdigest(), asked_db)
 
