@@ -256,6 +256,7 @@ def plan(routine, as_json, routines_dir, **narration):
         progress("phrase", status, None)
 
     try:
+        progress("planning", status, None)  # on a terminal, the line is there from the start
         timeline = speak_and_plan(loaded, options, jobs=jobs_default(), synthesized=synthesized).timeline
         progress("spoken", status, None)
     finally:
