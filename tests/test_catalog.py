@@ -349,3 +349,14 @@ def test_progress_says_the_time_left_from_the_pace_of_the_sessions_written():
     status.done = 10
     assert progress.eta(status) == ""
     progress.close()
+
+
+def test_a_language_is_an_option_like_the_others(tmp_path):
+    (tmp_path / "routines").mkdir()
+    for name, routine in TINY.items():
+        (tmp_path / "routines" / f"{name}.yaml").write_text(routine)
+    (tmp_path / "catalog.yaml").write_text("audiences:\n  - name: a\n    options: {language: de}\n    sessions: [alpha]\n")
+    (entry,) = load_catalog(tmp_path / "catalog.yaml", tmp_path / "routines").audiences[0].entries
+    assert entry.options.language == "de" and entry.options.voice_for(entry.routine) != entry.routine.voice
+    found = problems("audiences:\n  - name: a\n    sessions:\n      - {routine: alpha, language: klingon}\n", tmp_path)
+    assert len(found) == 1 and found[0].startswith("catalog.yaml:4:9: audiences[0].sessions[0]: language: expected a language")

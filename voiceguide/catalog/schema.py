@@ -15,7 +15,7 @@ from typing import Any, Callable
 from yaml.nodes import Node, ScalarNode
 
 from ..build import Options, variant_name
-from ..errors import RoutineError
+from ..errors import RoutineError, VoiceguideError
 from ..routine.fields import Field, FieldReader
 from ..routine.files import read_regular_file, resolve
 from ..routine.model import MUSIC_CHOICES, Routine
@@ -105,7 +105,7 @@ class CatalogReader(FieldReader):
     def entry(self, node: Node, where: str, shared: dict) -> Entry | None:
         if isinstance(node, ScalarNode) and node.tag == STR:
             routine = self.routine(node, where)
-            return Entry(routine, Options(**shared)) if routine else None
+            return self.checked(Entry(routine, Options(**shared)), node, where) if routine else None
         fields = self.mapping(node, where, ENTRY_KEYS, what="a routine's name, or a mapping with routine and options")
         if fields is None or not self.require(node, fields, "routine", f"{where}.routine", "the routine's name or file"):
             return None
@@ -120,7 +120,16 @@ class CatalogReader(FieldReader):
             if why:
                 self.fail(fields["voice"].value if "voice" in fields else node, f"{where}.voice: {why}")
                 return None
-        return Entry(routine, options)
+        return self.checked(Entry(routine, options), node, where)
+
+    def checked(self, entry: Entry, node: Node, where: str) -> Entry | None:
+        """The entry, if the build can make its voice (a language with no voice of the engine, say)."""
+        try:
+            entry.options.voice_for(entry.routine)
+        except VoiceguideError as error:
+            self.fail(node, f"{where}: {error}")
+            return None
+        return entry
 
     def options(self, fields: dict[str, Field], where: str) -> dict[str, Any]:
         """The build options among `fields`, each read as its routine key is."""
