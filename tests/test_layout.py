@@ -15,7 +15,7 @@ STAGES = [
     {"audio"},
     {"publish"},
     {"build", "diagnose", "measure"},
-    {"batch", "cluster"},
+    {"batch", "cluster", "uptodate"},
     {"catalog"},
     {"cli", "__main__"},
 ]

@@ -1,5 +1,5 @@
 """`python -m voiceguide.cli`: the command line, as the `voiceguide` script runs it."""
 
-from . import main
+from ..__main__ import main
 
 main()
