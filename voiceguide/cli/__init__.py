@@ -258,7 +258,8 @@ def plan(routine, as_json, routines_dir, **narration):
     try:
         progress("planning", status, None)  # on a terminal, the line is there from the start
         timeline = speak_and_plan(loaded, options, jobs=jobs_default(), synthesized=synthesized).timeline
-        progress("spoken", status, None)
+        if status.synthesized:  # a plan whose speech was all cached prints nothing but itself
+            progress("spoken", status, None)
     finally:
         progress.close()
     click.echo(plan_json(timeline) if as_json else script(timeline))
