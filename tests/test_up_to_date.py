@@ -273,9 +273,37 @@ def test_the_manifest_reads_back_any_name(tmp_path):
     assert uptodate._states([("ab", "1")]) != uptodate._states([("a", "b=1")])
 
 
-def test_only_a_plain_build_is_answered_from_the_manifest():
+def test_only_a_plain_build_or_list_is_answered_from_the_manifest():
     for args in (["build", "x", "--force"], ["build", "--catalog", "c.yaml"], ["build", "--catalog=c.yaml"],
-                 ["build", "--help"], ["list"], ["--help"], [], ["build", "x", "--executor", "dask://h:1"]):
+                 ["build", "--help"], ["new", "x"], ["--help"], [], ["build", "x", "--executor", "dask://h:1"]):
         assert not uptodate._cacheable(args), args
+    assert uptodate._cacheable(["list", "--out", "x"]) and uptodate._cacheable(["build", "--all"])
     assert uptodate._out_dir(["build", "x", "--out", "a", "--out=b"]) == "b"
     assert uptodate._out_dir(["build", "x"]) == "out"
+
+
+@pytest.mark.integration
+def test_list_is_answered_from_the_manifest_until_a_routine_or_session_changes(tmp_path):
+    space = Workspace(tmp_path)
+    space.build("--all")
+    full, modules = space.run("list", "--out", "out")
+    assert "click" in modules and "0:" in full
+    time.sleep(0.03)
+    answered, modules = space.run("list", "--out", "out")
+    assert "click" not in modules and answered == full
+    (tmp_path / "routines" / "tiny.yaml").write_text(TINY.replace("hold: 2", "hold: 3"))
+    changed, modules = space.run("list", "--out", "out")
+    assert "click" in modules and changed != full and "~" in changed  # no longer built: estimated
+
+
+def test_the_help_is_answered_from_the_cache_as_click_prints_it(tmp_path):
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(tmp_path / "cache")}
+    click_help = "import sys; sys.argv[0] = 'voiceguide'; from voiceguide.cli import main; main()"
+    for columns in ("80", "60"):
+        env["COLUMNS"] = columns
+        expected = subprocess.run([sys.executable, "-c", click_help, "--help"], env=env, capture_output=True, text=True).stdout
+        for _ in range(2):
+            done = subprocess.run([sys.executable, "-c", PROBE.format(module=".__main__"), "--help"], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=120)
+            assert done.stdout == expected
+        assert "click" not in (tmp_path / "modules.txt").read_text().split("\n")

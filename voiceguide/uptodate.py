@@ -31,6 +31,8 @@ KEPT = 8
 _NOT_OUTPUTS = {MANIFEST, ".voiceguide.lock"}
 _ENV_PREFIXES = ("VOICEGUIDE_", "VG_", "ESPEAK", "PIPER", "ORT_", "OMP_", "PYTHON", "LD_", "LC_")
 _ENV_NAMES = ("PATH", "HOME", "LANG", "XDG_CACHE_HOME")
+HELP = (["--help"], ["-h"])
+"""The program's own help, answered from the cache directory."""
 _UNCACHEABLE = ("--force", "--catalog", "--executor", "--rotate-token", "--help", "-h", "--version")
 STARTED = time.time_ns()
 """When this process started to look at its inputs: a file changed since may not be what
@@ -47,14 +49,15 @@ def answer(args: list[str]) -> bool:
     global invocation
     invocation = args
     started = time.perf_counter()
-    entry = _current_entry(args)
+    entry = _current_help() if args in HELP else _current_entry(args)
     if entry is None:
         return False
     for line in entry["stderr"]:
         print(line, file=sys.stderr)
     for line in entry["stdout"]:
         print(line)
-    print(f"0 built, {entry['sessions']} up to date, 0 failed in {time.perf_counter() - started:.1f} s")
+    if args[0] == "build":
+        print(f"0 built, {entry['sessions']} up to date, 0 failed in {time.perf_counter() - started:.1f} s")
     return True
 
 
@@ -146,7 +149,50 @@ def _text(entries: list[dict]) -> str:
 
 
 def _cacheable(args: list[str] | None) -> bool:
-    return bool(args) and args[0] == "build" and not any(a in _UNCACHEABLE or a.startswith("--catalog") for a in args)
+    return bool(args) and args[0] in ("build", "list") and not any(a in _UNCACHEABLE or a.startswith("--catalog") for a in args)
+
+
+def _help_file() -> str:
+    """Where the program's help is kept: the speech cache's directory (speech/cache.py)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(os.environ.get("VOICEGUIDE_CACHE_DIR") or os.path.join(base, "voiceguide"), "help")
+
+
+def _help_key() -> str:
+    """What click's help depends on besides the code: the width it wraps to (as
+    shutil.get_terminal_size finds it, at most 80 columns) and the environment."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return repr((min(columns or 80, 80), sorted(_environment().items()), sys.executable, sys.version))
+
+
+def _current_help() -> dict | None:
+    try:
+        with open(_help_file(), encoding="utf-8") as file:
+            (entry,) = _entries(file.read())
+    except (OSError, ValueError, IndexError, UnicodeError):
+        return None
+    return entry if entry["key"] == _help_key() and entry["package"] == _states(_package_files()) else None
+
+
+def remember_help(text: str) -> None:
+    """Keep the program's help, as the full command line printed it, for the next --help."""
+    from .atomic import write_atomically
+
+    entry = {"key": _help_key(), "out": "", "package": _states(_package_files()), "outputs": "", "sessions": 0,
+             "watched": [], "stdout": text.split("\n"), "stderr": [], "files": {}}
+    try:
+        os.makedirs(os.path.dirname(_help_file()), exist_ok=True)
+        write_atomically(_path(_help_file()), _text([entry]).encode())
+    except Exception:  # noqa: BLE001 - kept only to save time
+        pass
 
 
 def _current_entry(args: list[str]) -> dict | None:
@@ -180,12 +226,26 @@ def remember(out_dir, routines_dir, routines: list, options, result) -> None:
     Nothing is kept for a command that did not come in through `answer`, that failed, forced
     a rebuild, or whose inputs changed while it ran.
     """
+    if invocation and invocation[0] == "build" and not (result.failures or result.publish_error) \
+            and len(result.results) == len(routines):
+        watched = [] if "--all" in invocation else _session_files(out_dir, result)
+        _remember(out_dir, routines_dir, routines, options, watched, len(routines), **_printed(routines, result))
+
+
+def remember_listing(out_dir, routines_dir, routines: list, printed: list[str]) -> None:
+    """Keep `list`'s table (`printed`) of `routines`, all loaded without a mistake."""
+    from .build import Options
+
+    if invocation and invocation[0] == "list":
+        _remember(out_dir, routines_dir, routines, Options(), [], 0, printed, [])
+
+
+def _remember(out_dir, routines_dir, routines: list, options, watched: list[str], sessions: int,
+              stdout: list[str], stderr: list[str]) -> None:
     from .atomic import write_atomically
 
     args = invocation
     if not _cacheable(args):
-        return
-    if result.failures or result.publish_error or len(result.results) != len(routines):
         return
     out = os.path.abspath(_out_dir(args))
     if out != os.path.abspath(out_dir):
@@ -199,8 +259,8 @@ def remember(out_dir, routines_dir, routines: list, options, result) -> None:
     if any(state != "-" and int(state.rsplit(",", 1)[1]) >= STARTED - 20_000_000
            for state in [*files.values(), *(state for _, state in package)]):
         return  # changed while this build ran (or within a clock tick of its start)
-    entry = {"key": _key(args), "out": out, "files": files, "package": _states(package), "sessions": len(routines),
-             "watched": [] if "--all" in args else _session_files(out_dir, result), **_printed(routines, result)}
+    entry = {"key": _key(args), "out": out, "files": files, "package": _states(package), "sessions": sessions,
+             "watched": watched, "stdout": stdout, "stderr": stderr}
     path = os.path.join(out, MANIFEST)
     try:
         with open(path, encoding="utf-8") as file:

@@ -100,11 +100,13 @@ def report_failures(failures) -> None:
         click.echo(f"failed: {failure.routine.id}: {message}", err=True)
 
 
-def echo_table(rows: list[tuple[str, ...]], below: dict[int, list[str]] | None = None) -> None:
+def echo_table(rows: list[tuple[str, ...]], below: dict[int, list[str]] | None = None) -> list[str]:
     """Rows as aligned columns; the first row is the heading. `below` holds lines printed
-    under a row (by its index), indented, outside the columns."""
+    under a row (by its index), indented, outside the columns. Returns the lines printed."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    printed = []
     for index, row in enumerate(rows):
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-        for line in (below or {}).get(index, []):
-            click.echo(f"  {printable(line)}")
+        printed.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        printed += [f"  {printable(line)}" for line in (below or {}).get(index, [])]
+        click.echo("\n".join(printed[-1 - len((below or {}).get(index, [])):]))
+    return printed

@@ -49,7 +49,7 @@ def list_routines(out_dir, routines_dir):
     paths = available(routines_dir)
     if not paths:
         raise click.ClickException(f"no routines (*.yaml) in {routines_dir}/")
-    rows, problems = [("id", "title", "exercises", "length", "from")], {}
+    rows, problems, loaded = [("id", "title", "exercises", "length", "from")], {}, []
     for path in paths:
         where = "bundled" if is_bundled(path) else f"{path.parent}/"
         try:
@@ -64,9 +64,13 @@ def list_routines(out_dir, routines_dir):
             built = None
         length = format_clock(built.duration_ms) if built else f"~{format_clock(estimated_ms(routine))}"
         rows.append((routine.id, routine.title, str(len(routine.exercises)), length, where))
-    echo_table(rows, below=problems)
+        loaded.append(routine)
+    printed = echo_table(rows, below=problems)
     if problems:
         sys.exit(1)
+    from ..uptodate import remember_listing
+
+    remember_listing(out_dir, routines_dir, loaded, printed)  # the next identical list: answered at once
 
 
 @click.command()
