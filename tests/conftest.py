@@ -45,7 +45,7 @@ SHORT = short_routine()
 
 
 class ToneWorker:
-    """A fake speech worker: says each line as a tone as long as the line (15 characters a
+    """A fake speech worker: says each line as a tone as long as the line (13 characters a
     second, close to eSpeak NG at 160 wpm, so every clip and pace check passes)."""
 
     said: list[str] = []
@@ -61,7 +61,7 @@ class ToneWorker:
 
         for text, path in zip(texts, paths):
             type(self).said.append(text)
-            t = np.arange(int(len(text) / 15 * SAMPLE_RATE)) / SAMPLE_RATE
+            t = np.arange(int(len(text) / 13 * SAMPLE_RATE)) / SAMPLE_RATE
             with open(path, "wb") as f:
                 write_wav(f, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SAMPLE_RATE)
         return [""] * len(texts)

@@ -204,9 +204,9 @@ def _speak_and_plan(
     over = [problem or _language_problem(options.voice_for(routine), narration.language)
             for problem, routine, narration in zip(over, routines, narrations)]
     needed = [[] if problem else phrases(routine, narration) for routine, narration, problem in zip(routines, narrations, over)]
-    by_voice: dict[Voice, list[int]] = {}
+    by_voice: dict[tuple[Voice, tuple], list[int]] = {}  # the routines said alike
     for i, routine in enumerate(routines):
-        by_voice.setdefault(options.voice_for(routine), []).append(i)
+        by_voice.setdefault((options.voice_for(routine), routine.pronounce), []).append(i)
     status.phrases = sum(len({text for i in members for text in needed[i]}) for members in by_voice.values())
     report("speaking", status, None)
 
@@ -216,9 +216,9 @@ def _speak_and_plan(
 
     clips: list[dict | None] = [None] * len(routines)
     problems = [str(problem) if problem else "" for problem in over]
-    for voice, members in by_voice.items():
+    for (voice, pronounce), members in by_voice.items():
         try:
-            spoken, _ = speak([text for i in members for text in needed[i]], voice, cache, jobs, synthesized)
+            spoken, _ = speak([text for i in members for text in needed[i]], voice, cache, jobs, synthesized, pronounce)
             for i in members:
                 clips[i] = spoken
         except SpeechError:
@@ -226,7 +226,7 @@ def _speak_and_plan(
             # them one at a time (what was said before the failure is in the cache now).
             for i in members:
                 try:
-                    clips[i], _ = speak(needed[i], voice, cache, jobs, synthesized)
+                    clips[i], _ = speak(needed[i], voice, cache, jobs, synthesized, pronounce)
                 except SpeechError as error:
                     problems[i] = str(error)
     report("spoken", status, None)

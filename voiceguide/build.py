@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import __version__
-from .speech import engines
+from .speech import engines, lexicon
 from .errors import RoutineError
 from .routine.files import all_routines, resolve  # noqa: F401 (the routines a build finds)
 from .routine import phrases as phrase_packs
@@ -153,6 +153,7 @@ def build_inputs(routine: Routine, narration: Narration, voice: Voice) -> dict:
         "model": model,
         "format": RECORD_FORMAT,
         "clips": CLIP_RECIPE,
+        "lexicon": lexicon.digest(),
         "plan": PLAN_VERSION,
         "version": __version__,
     }
@@ -259,7 +260,7 @@ def speak_and_plan(routine: Routine, options: Options = Options(), cache: ClipCa
     over = too_long(routine, narration, voice.rate)
     if over is not None:
         raise RoutineError([over])
-    clips, stats = speak(phrases(routine, narration), voice, cache, jobs, synthesized)  # told of each line made
+    clips, stats = speak(phrases(routine, narration), voice, cache, jobs, synthesized, routine.pronounce)  # told of each line made
     return planned_with(routine, options, clips, stats)
 
 
@@ -308,7 +309,8 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
     if clips is None:  # planned in another process: the clips are in the cache
         from .speech.speak import speak
 
-        clips, _ = speak(phrases(routine, planned.narration), planned.voice, cache or ClipCache(cache_dir()))
+        clips, _ = speak(phrases(routine, planned.narration), planned.voice, cache or ClipCache(cache_dir()),
+                         pronounce=routine.pronounce)
     files = outputs(out_dir, variant_name(routine, planned.narration, planned.voice))
     music = _music(planned, clips)
     # The routine's credit is for the routine's music, not for one the command line chose.

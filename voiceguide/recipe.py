@@ -7,9 +7,11 @@ deciding a session is up to date imports nothing heavy.
 SAMPLE_RATE = 22050
 """Every session and every cached clip: mono at this rate."""
 
-CLIP_FORMAT_VERSION = 7
+CLIP_FORMAT_VERSION = 8
 """6: trimmed, band-limited to 7.5 kHz, loudness-normalized, true-peak limited.
-7: eSpeak NG lines said from a fresh state each (reproducible); entries carry their record."""
+7: eSpeak NG lines said from a fresh state each (reproducible); entries carry their record.
+8: --rate is the pace as measured (eSpeak NG's own rate and Piper's length scale calibrated);
+Piper says each sentence of a line apart, with a pause between."""
 
 TARGET_LUFS = -16.0
 """Spoken-word podcast convention, for the whole session."""

@@ -311,6 +311,8 @@ def voices(engine):
             continue
         rows += [(v.engine, v.id, v.language, f"{v.sample_rate} Hz") for v in module.voices()]
     echo_table(rows)
+    if not engine:
+        click.echo(f"\n{engines.CLEARER}")
 
 
 for command in COMMANDS:

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import phrases
 from .fields import MAX_LINES, FieldReader
+from .model import RESPELLING
 from .schema import (
     BREATH_RANGE_MS, CUE_KEYS, DEFAULTS_KEYS, EXERCISE_KEYS, MAX_EXERCISES, MAX_HOLD_MS, MOVE_KEYS, SETTINGS, TIMINGS, TOP_KEYS, Key,
 )
@@ -61,6 +62,7 @@ _DESCRIBED = {
     "breath": "Paces a flow by breath: one length for in and out, or [in, out].",
     "intro": "Said after the opening (a line or a list of lines).",
     "outro": "Said at the very end (a line or a list of lines).",
+    "pronounce": "How the speech engines say words: a word and its respelling, go-moo-KAHS-uh-nuh.",
     "defaults": "Timings for every exercise that does not set its own, and how the session is narrated.",
     "exercises": "The exercises, in order.",
     "name": "The exercise's name: spoken, and its chapter's title.",
@@ -122,6 +124,7 @@ def routine_schema() -> dict:
     top = _mapping(TOP_KEYS, {
         "title": _TEXT, "summary": _TEXT, "source": _TEXT, "safety": _LINES, "intro": _LINES, "outro": _LINES,
         "language": {"type": "string", "pattern": "^[a-z]{2,3}$", "examples": phrases.languages()},
+        "pronounce": {"type": "object", "additionalProperties": {"type": "string", "pattern": f"^{RESPELLING}$"}},
         "defaults": _mapping(DEFAULTS_KEYS, {**timing, **settings, "music_credit": _TEXT}),
         "exercises": {"type": "array", "items": exercise, "minItems": 1, "maxItems": MAX_EXERCISES},
     }, required=("title", "exercises"))

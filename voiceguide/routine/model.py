@@ -14,6 +14,10 @@ HOLD_SCALE_RANGE = (0.25, 4.0)
 """The smallest and largest hold_scale."""
 RATE_RANGE = (80, 400)
 """The slowest and fastest speaking rate, in words per minute."""
+PRONOUNCED_WORD = r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*"
+"""A word a `pronounce:` entry is for: letters, with apostrophes inside (child's)."""
+RESPELLING = r"[A-Za-z]+(?:[-'][A-Za-z]+)*"
+"""How it is said: syllables of ASCII letters joined by hyphens, the stressed one in capitals."""
 MUSIC_CHOICES = ("none", "ambient")
 """What `music` takes besides an audio file."""
 MUSIC_LEVEL_RANGE = (-40.0, -16.0)
@@ -150,6 +154,8 @@ class Routine:
     """Narration settings from the routine's defaults."""
     voice: Voice = field(default_factory=Voice)
     """Voice settings from the routine's defaults."""
+    pronounce: tuple[tuple[str, str], ...] = ()
+    """(word, respelling) pairs: how the engines say a word; the transcript keeps the word."""
     music_credit: str = ""
     """Who made the routine's music, for the ID3 comment, the page and the feed."""
     music_place: tuple[int, int] = (0, 0)

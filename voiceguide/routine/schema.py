@@ -8,17 +8,19 @@ the model's default.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from yaml.nodes import Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import phrases
 from .fields import Field, FieldReader
 from .files import read_regular_file
 from .model import (
-    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, MUSIC_CHOICES, MUSIC_LEVEL_RANGE, RATE_RANGE, VERBOSITIES,
+    CHIME_STYLES, COUNTDOWNS, ENGINES, HOLD_SCALE_RANGE, MUSIC_CHOICES, MUSIC_LEVEL_RANGE, PRONOUNCED_WORD, RATE_RANGE,
+    RESPELLING, VERBOSITIES,
     Cue, Exercise, Move, Narration, Routine, Voice, format_duration,
 )
 from ..text import shown
@@ -83,7 +85,7 @@ SETTINGS = (
 
 TIMING_KEYS = tuple(key.name for key in TIMINGS)
 SETTING_KEYS = tuple(key.name for key in SETTINGS)
-TOP_KEYS = ("title", "summary", "source", "language", "safety", "intro", "outro", "defaults", "exercises")
+TOP_KEYS = ("title", "summary", "source", "language", "safety", "intro", "outro", "pronounce", "defaults", "exercises")
 DEFAULTS_KEYS = TIMING_KEYS + SETTING_KEYS + ("music_credit",)
 EXERCISE_KEYS = ("name", "steps", "sides", "cues", "flow", "breath") + TIMING_KEYS
 CUE_KEYS = ("at", "say")
@@ -115,6 +117,7 @@ class RoutineReader(FieldReader):
         language = self.language(top["language"].value) if "language" in top else phrases.DEFAULT
         intro = self.lines(top["intro"].value, "intro") if "intro" in top else ()
         outro = self.lines(top["outro"].value, "outro") if "outro" in top else ()
+        pronounce = self.pronounce(top["pronounce"].value) if "pronounce" in top else ()
 
         defaults = {}
         if "defaults" in top:
@@ -133,7 +136,32 @@ class RoutineReader(FieldReader):
             id=rid, path=path, title=title or "", summary=summary or "", source=source or "",
             safety=safety, safety_form=safety_form, intro=intro or (), outro=outro or (), exercises=tuple(exercises),
             narration=narration, voice=voice, music_credit=music_credit or "", music_place=music_place,
+            pronounce=pronounce,
         )
+
+    def pronounce(self, node: Node) -> tuple[tuple[str, str], ...]:
+        """`pronounce:`, a mapping of words to respellings ({Gomukhasana: go-moo-KAH-sa-na})."""
+        if not self.plain(node):
+            return ()
+        if not isinstance(node, MappingNode):
+            self.fail(node, f"pronounce: expected a mapping of words to respellings, found {describe(node)}")
+            return ()
+        entries: dict[str, str] = {}
+        for key, value in node.value:
+            word = key.value if isinstance(key, ScalarNode) and key.tag == STR else None
+            if word is None or not re.fullmatch(PRONOUNCED_WORD, word):
+                found = f'"{shown(word, 60)}"' if word is not None else describe(key)
+                self.fail(key, f"pronounce: expected a word (letters, with apostrophes inside) as a key, found {found}")
+                continue
+            if word.lower() in (known.lower() for known in entries):
+                self.fail(key, f'pronounce: expected each word once, found "{word}" again')
+                continue
+            said = self.unspoken_text(value, f"pronounce.{word}")
+            if said is not None and not re.fullmatch(RESPELLING, said):
+                self.fail(value, f'pronounce.{word}: expected a respelling, syllables of letters joined by hyphens like "go-moo-KAH-sa-na", found "{shown(said, 60)}"')
+            elif said is not None:
+                entries[word] = said
+        return tuple(entries.items())
 
     def safety(self, node: Node) -> tuple[str, tuple[str, ...]]:
         """(form, lines): `full` or `brief` (the built-in openings, in the routine's language),

@@ -22,3 +22,8 @@ def get(name: str) -> Engine:
     if name not in _MODULES:
         raise SpeechError(f"unknown speech engine {name!r}: expected one of {', '.join(NAMES)}")
     return importlib.import_module(_MODULES[name])  # type: ignore[return-value]
+
+
+CLEARER = ("Clearer: piper (en_US-joe-medium). An offline recogniser hears sore-back's words far better "
+           "with it than with eSpeak NG (docs/intelligibility.md): voiceguide build sore-back --engine piper")
+"""What `voiceguide voices` says about which voice is easier to follow."""

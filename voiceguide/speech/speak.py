@@ -25,6 +25,7 @@ from . import engines
 from .cache import ClipCache, clip_key, clip_settings
 from .checks import check_clip, check_pace
 from .interface import Engine
+from .lexicon import Pronounce, spoken_forms
 from .clips import read_wav
 from .workers import ProcessWorker
 
@@ -48,14 +49,25 @@ def speak(
     cache: ClipCache,
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    pronounce: Pronounce = (),
 ) -> tuple[dict[str, np.ndarray], SpeechStats]:
     """Clips for every text, from the cache or synthesized (in `jobs` parallel workers).
 
+    Each text is said in its spoken form (lexicon.py: the routine's `pronounce` entries and
+    the shipped lexicon applied); the clips come back under the texts as written.
     Synthesized clips are cached only once every worker's clips have passed the pace check
     (checks.check_pace), so a worker at the wrong rate leaves nothing behind.
     """
+    written = spoken_forms(dict.fromkeys(texts), pronounce)
+    clips, stats = _speak(list(dict.fromkeys(written.values())), voice, cache, jobs, progress)
+    return {text: clips[said] for text, said in written.items()}, stats
+
+
+def _speak(
+    texts: list[str], voice: Voice, cache: ClipCache, jobs: int, progress: Callable[[str], None] | None,
+) -> tuple[dict[str, np.ndarray], SpeechStats]:
+    """Clips for every text as it is to be said."""
     engine = engines.get(voice.engine)
-    texts = list(dict.fromkeys(texts))
     identity = engine.identity(voice)
     settings = clip_settings(voice, identity)
     keys = {text: clip_key(voice, identity, text) for text in texts}
