@@ -1,6 +1,6 @@
 """Benchmark: voiceguide's build times and memory against floors measured in the same run.
 
-    .venv/bin/python scripts/bench.py [--runs N] [--quick] [--only music]
+    .venv/bin/python scripts/bench.py [--runs N] [--quick] [--only music|targets]
 
 The floor of a session is what any tool must do: eSpeak NG speaking all of the session's
 unique text in one process (`espeak-ng` from the system), plus ffmpeg encoding the same PCM
@@ -199,12 +199,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one run each, lengths 10 and 40 only")
-    parser.add_argument("--only", choices=["music"], help="only these rows (music: no espeak-ng program needed)")
+    parser.add_argument("--only", choices=["music", "targets"],
+                        help="only these rows (neither needs an espeak-ng program; targets: scripts/bench_targets.py)")
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
     root = Path(tempfile.mkdtemp(prefix="voiceguide-bench-"))
-    if args.only == "music":
-        report(music_rows(root, runs), runs)
+    if args.only in ("music", "targets"):
+        from bench_targets import target_rows
+
+        report(music_rows(root, runs) if args.only == "music" else target_rows(root, runs), runs)
         shutil.rmtree(root, ignore_errors=True)
         return
     rows: list[tuple[str, float, float, str, str]] = []

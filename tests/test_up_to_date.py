@@ -166,6 +166,9 @@ def test_a_deleted_or_replaced_output_file_is_built_again(tmp_path):
     shutil.copy2(mp3, copy)  # the same bytes and modification time, another file: the full check decides
     os.replace(copy, mp3)
     assert not space.build()[1]
+    assert space.build()[1]
+    (tmp_path / "out" / ".tiny.mp3.99999999.x.tmp").write_bytes(b"left by a killed build")
+    assert not space.build()[1] and not (tmp_path / "out" / ".tiny.mp3.99999999.x.tmp").exists()
 
 
 @pytest.mark.integration

@@ -170,8 +170,6 @@ _CHANGES = {
 def rebuild_reason(routine: Routine, out_dir: Path, options: Options = Options()) -> str:
     """Why the session of `routine` in `out_dir` is not up to date, for a session built
     before; '' for a new one (or a record too old to tell)."""
-    from .atomic import stamp
-
     narration, voice = options.narration(routine), options.voice_for(routine)
     files = outputs(out_dir, variant_name(routine, narration, voice))
     try:
@@ -185,9 +183,19 @@ def rebuild_reason(routine: Routine, out_dir: Path, options: Options = Options()
     reasons = [_CHANGES[key].format(recorded.inputs.get(key), now[key]) for key in changed if key in _CHANGES]
     if any(key not in _CHANGES for key in changed):
         reasons.append("the way voiceguide makes sessions changed")
-    if not changed and any(stamp(files["plan"].parent / name) != list(value) for name, value in recorded.stamps.items()):
+    if not changed and any(_stamp_or_none(files["plan"].parent / name) != list(value) for name, value in recorded.stamps.items()):
         reasons.append("its files changed since they were written")
     return "; ".join(reasons)
+
+
+def _stamp_or_none(path: Path) -> list[int] | None:
+    """The stamp of `path`; None for a file deleted since it was written."""
+    from .atomic import stamp
+
+    try:
+        return stamp(path)
+    except OSError:
+        return None
 
 
 def current_record(files: dict[str, Path], key: str) -> SessionRecord | None:

@@ -97,7 +97,10 @@ def _states(pairs) -> str:
 def _outputs(directory: str, names: list[str]) -> str:
     """The files `names` of `directory` with their state; with no names, every entry of it
     but the manifest and the lock (what publishing reads)."""
-    names = names or sorted(name for name in os.listdir(directory) if name not in _NOT_OUTPUTS)
+    listed = os.listdir(directory)
+    if any(name.startswith(".") and name.endswith(".tmp") for name in listed):
+        raise ValueError("a build is writing here, or was killed: the full command sweeps what it left")
+    names = names or sorted(name for name in listed if name not in _NOT_OUTPUTS)
     return _states((name, _stat(os.path.join(directory, name))) for name in names)
 
 
