@@ -60,7 +60,7 @@ exercises:
 
 
 class FakeWorker:
-    """Says each line as a tone as long as the line, and cannot say 'Wobble your knees.'."""
+    """Says each line as a tone as long as the line (13 characters a second, like conftest.ToneWorker), and cannot say 'Wobble your knees.'."""
 
     said: list[str] = []
 
@@ -74,7 +74,7 @@ class FakeWorker:
                 problems.append("the engine fell over")
                 continue
             FakeWorker.said.append(text)
-            t = np.arange(int(len(text) / 15 * SAMPLE_RATE)) / SAMPLE_RATE
+            t = np.arange(int(len(text) / 13 * SAMPLE_RATE)) / SAMPLE_RATE
             with open(path, "wb") as f:
                 write_wav(f, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SAMPLE_RATE)
             problems.append("")

@@ -174,7 +174,7 @@ class FlakyWorker:
     def synthesize(self, texts: list[str], paths: list[Path]) -> list[str]:
         for text, path in zip(texts, paths):
             FlakyWorker.tries[text] = FlakyWorker.tries.get(text, 0) + 1
-            seconds = 0.05 if FlakyWorker.tries[text] == 1 else len(text) / 15
+            seconds = 0.05 if FlakyWorker.tries[text] == 1 else len(text) / 13
             with open(path, "wb") as f:
                 write_wav(f, tone(seconds), SAMPLE_RATE)
         return [""] * len(texts)
@@ -204,7 +204,7 @@ class BatchWorker:
         BatchWorker.requests.append(list(texts))
         for path, text in zip(paths, texts):
             with open(path, "wb") as f:
-                write_wav(f, tone(len(text) / 15), SAMPLE_RATE)
+                write_wav(f, tone(len(text) / 13), SAMPLE_RATE)
         return ["cannot say that" if text == "Wobble." else "" for text in texts]
 
     def stop(self):
