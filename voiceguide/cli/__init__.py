@@ -163,6 +163,9 @@ def build(routines, build_all, out_dir, force, jobs, base_url, catalog, rotate, 
     click.echo(result.summary())
     if result.failures or result.publish_error:
         sys.exit(1)
+    from ..uptodate import remember
+
+    remember(out_dir, routines_dir, loaded, build_options(**narration), result)  # the next identical build: answered at once
 
 
 @cli.command()
