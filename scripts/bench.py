@@ -156,22 +156,41 @@ def music_rows(root: Path, runs: int) -> list[tuple[str, float, float, str, str]
     rows = []
     for name in ("sore-back", "synthetic-60"):
         space = Workspace(root, f"music-{name}", routines=synthetic)
-        plain_cold = median(runs, space.empty, space.build(name), space.env)
-        plain_warm = median(runs, space.delete_output, space.build(name), space.env)
-        cold = median(runs, space.empty, space.build(name, "--music", "ambient"), space.env)
-        warm = median(runs, space.delete_output, space.build(name, "--music", "ambient"), space.env)
         mp3 = space.out / f"{name}--ambient.mp3"
-        encode = encode_floor(mp3, space.dir, runs)
-        speech = max(plain_cold[0] - plain_warm[0], 0.0)
-        minutes = decode(mp3, SAMPLE_RATE).size / SAMPLE_RATE / 60
+        subprocess.run(space.build(name, "--music", "ambient"), env=space.env, check=True, stdout=subprocess.DEVNULL)
+        pcm = space.dir / "session.pcm"
+        pcm.write_bytes((decode(mp3, SAMPLE_RATE) * 32767).astype("<i2").tobytes())
+        minutes = pcm.stat().st_size / 2 / SAMPLE_RATE / 60
+        # The runs of every case taken in turn, so a machine that speeds up or slows down
+        # during the bench moves the floor as much as the builds.
+        times = interleaved(runs, {
+            "plain cold": (space.empty, space.build(name), space.env),
+            "plain warm": (space.delete_output, space.build(name), space.env),
+            "cold": (space.empty, space.build(name, "--music", "ambient"), space.env),
+            "warm": (space.delete_output, space.build(name, "--music", "ambient"), space.env),
+            "encode": (lambda: None, encode_command(pcm, space.dir / "encoded.mp3"), None),
+        })
+        encode, cold, warm = times["encode"][0], times["cold"], times["warm"]
+        speech = max(times["plain cold"][0] - times["plain warm"][0], 0.0)
         label = "sore-back" if name == "sore-back" else f"{minutes:.0f}-min session"
         rows += [
             (f"floor: ffmpeg encode {minutes:.1f} min whole", encode, 0, "", ""),
-            (f"{label} no music cold / warm", plain_cold[0], plain_cold[1], f"warm {plain_warm[0]:.2f} s", ""),
+            (f"{label} no music cold / warm", *times["plain cold"], f"warm {times['plain warm'][0]:.2f} s", ""),
             (f"{label} --music ambient cold", *cold, f"{cold[0] / (encode + speech):.2f}x floor + speech", "<= 1.3x"),
             (f"{label} --music ambient warm", *warm, f"{warm[0] / encode:.2f}x floor", "<= 1.3x"),
         ]
     return rows
+
+
+def interleaved(runs: int, cases: dict[str, tuple]) -> dict[str, tuple[float, float]]:
+    """Median wall seconds and peak RSS of each case (prepare, command, env), its runs taken in
+    turn with the others'."""
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, (prepare, command, env) in cases.items():
+            prepare()
+            results[name].append(run(command, env))
+    return {name: (statistics.median(r[0] for r in found), max(r[1] for r in found)) for name, found in results.items()}
 
 
 def synthetic_routine(directory: Path, minutes: int) -> Path:

@@ -162,3 +162,29 @@ def test_the_mp3_decodes_to_the_length_fed_in(tmp_path, length):
     path = tmp_path / "s.mp3"
     export.export(lambda: [pcm[:length // 3], pcm[length // 3:]], path, RATE, Tags(title="t"))
     assert decode(path, RATE).size == length
+
+
+@pytest.mark.integration
+def test_the_splice_streams_the_same_file_however_it_is_read(tmp_path, monkeypatch):
+    # The file is read a megabyte at a time and its CRC taken a batch of frames at a time;
+    # reads and batches far smaller than a frame run must give the very same bytes.
+    pcm = pcm_with_silences([("tone", 30_000), ("silence", 300_000), ("tone", 20_000), ("silence", 90_000)])
+    paths = []
+    for read_bytes, batch in ((1 << 20, 4096), (1000, 7), (211, 1)):
+        monkeypatch.setattr(mp3, "_READ_BYTES", read_bytes)
+        monkeypatch.setattr(mp3, "_BATCH_FRAMES", batch)
+        paths.append(tmp_path / f"{read_bytes}.mp3")
+        encode(pcm, paths[-1], skip_silence=True)
+    assert paths[0].read_bytes() == paths[1].read_bytes() == paths[2].read_bytes()
+    assert decode(paths[1], RATE).size == pcm.size
+
+
+@pytest.mark.integration
+def test_a_stream_cut_inside_a_frame_is_left_as_it_was(tmp_path):
+    path = tmp_path / "cut.mp3"
+    encode(pcm_with_silences([("tone", 20_000), ("silence", 60_000)]), path, skip_silence=False)
+    cut = path.read_bytes()[:-100]
+    path.write_bytes(cut)
+    with pytest.raises(mp3.SpliceError, match="ends inside a frame"):
+        mp3.splice_silence(path, [], 80_000)
+    assert path.read_bytes() == cut and list(tmp_path.iterdir()) == [path]

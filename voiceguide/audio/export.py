@@ -13,6 +13,8 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -166,8 +168,9 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
 
     The encoder's output also goes, as it is made, to a second ffmpeg that decodes it on the
     other core into a temporary file (a file, not a pipe, so the decoder never holds the
-    encoder back), and the decoded audio is metered once encoding ends. Returns the
-    stretches over the limit (peaks.Meter), in samples of the whole session.
+    encoder back), and a thread meters the decoded audio as the file grows, while the
+    blocks are still being mixed and encoded. Returns the stretches over the limit
+    (peaks.Meter), in samples of the whole session.
     """
     gaps = SilenceGaps(samples_per_frame(sample_rate) if skip_silence else 0)
     meter = peaks.Meter(peaks.LIMIT_DBTP)
@@ -187,6 +190,7 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
         assert encoder.stdin and encoder.stdout
         encoder.stdout.close()  # the decoder holds it now
         _widen_pipe(encoder.stdin.fileno())
+        metering = _FollowingMeter(Path(decoded.name), meter)
         try:
             for block in blocks:
                 encoder.stdin.write(gaps.feed(to_pcm16(block)))
@@ -198,16 +202,18 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
             for process in (encoder, decoder):
                 process.kill()
                 process.wait()
+            metering.stop(raising=False)  # the error on its way out says more
             raise
         encoder.wait()
         _, decoder_errors = decoder.communicate()
+        metering.stop()  # the decoder has written all: the rest of the file is metered now
         if decoder.returncode != 0:  # first: the encoder then fails only for want of it
             _encoder_failed(decoder.returncode, decoder_errors.decode(errors="replace"), Path(decoded.name),
                             "ffmpeg could not decode the MP3 it had just encoded")
         if encoder.returncode != 0:
             errors.seek(0)
             _encoder_failed(encoder.returncode, errors.read().decode(errors="replace"), tmp)
-        _meter(Path(decoded.name), meter)
+        meter.finish()
     # The bare frames carry no Info header, so their decode starts with the encoder's delay
     # and the decoder's own (529 samples, as for every Layer III decoder).
     try:
@@ -226,13 +232,45 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
     return [(gaps.full_position(a), gaps.full_position(b - 1) + 1, peak) for a, b, peak in found]
 
 
-def _meter(decoded: Path, meter: peaks.Meter) -> None:
-    """Meter the decoded audio, a few seconds at a time (memory stays flat)."""
-    block = 1 << 20  # samples
-    with open(decoded, "rb") as f:
-        while data := f.read(2 * block):
-            meter.feed(np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2"))
-    meter.finish()
+class _FollowingMeter:
+    """Meters a file of 16-bit PCM as another process writes it, in a thread of its own,
+    a few seconds at a time (memory stays flat); `stop` meters what is left and waits."""
+
+    BLOCK_BYTES = 2 << 20
+    POLL_S = 0.05
+
+    def __init__(self, path: Path, meter: peaks.Meter):
+        self.path, self.meter = path, meter
+        self.written = threading.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="voiceguide-meter", daemon=True)
+        self.thread.start()
+
+    def stop(self, raising: bool = True) -> None:
+        """Meter the rest of the file (its writer has finished) and wait for it."""
+        self.written.set()
+        self.thread.join()
+        if self.failure is not None and raising:
+            raise self.failure
+
+    def _run(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                held = b""
+                while True:
+                    last = self.written.is_set()  # before the read: all written by then is read
+                    data = f.read(self.BLOCK_BYTES)
+                    if data:
+                        held += data
+                        whole = len(held) // 2 * 2
+                        self.meter.feed(np.frombuffer(held[:whole], dtype="<i2"))
+                        held = held[whole:]
+                    elif last:
+                        return
+                    else:
+                        time.sleep(self.POLL_S)
+        except BaseException as failure:  # raised again by stop(), in the encoding thread
+            self.failure = failure
 
 
 def _tee_escape(name: str) -> str:

@@ -19,10 +19,18 @@ same error against the source as an encode of the whole PCM (tests/test_mp3.py c
 
 from __future__ import annotations
 
+import io
+import itertools
+import os
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+from ..atomic import temporary_path
 
 MARGIN_CELLS = 4
 """Silent cells kept on each side of a gap."""
@@ -175,18 +183,7 @@ def _format(data: bytes) -> _Format:
 def frames(data: bytes) -> tuple[_Format, list[bytes]]:
     """The frames of a bare CBR MP3 stream (no ID3 tags), Info frame first."""
     fmt = _format(data)
-    sync, rate_byte, unpadded = data[:2], data[2] & ~2, fmt.frame_bytes_unpadded
-    out, position = [], 0
-    while position < len(data):
-        # Every frame has the first one's sync, version, layer, bitrate and rate; padding varies.
-        if data[position: position + 2] != sync or data[position + 2] & ~2 != rate_byte:
-            raise SpliceError(f"no frame like the first at byte {position}")
-        size = unpadded + (data[position + 2] >> 1 & 1)
-        out.append(data[position: position + size])
-        position += size
-    if position != len(data):
-        raise SpliceError("the stream ends inside a frame")
-    return fmt, out
+    return fmt, [frame for chunk in _frame_chunks(io.BytesIO(data), fmt) for frame in chunk]
 
 
 def encoder_delay(path: Path) -> int:
@@ -204,31 +201,109 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> Non
     """Put the dropped silence back into the MP3 at `path`, as copies of its own silent frames,
     and make its Info header say it decodes to exactly `samples` samples.
 
+    The file is read and written as a stream (a megabyte at a time), so memory stays flat
+    however long the session; the spliced copy replaces `path` only once it is whole.
     The end padding is written here, not taken from ffmpeg: ffmpeg's own is sometimes a few
     samples short (1,105 where 1,113 to 1,123 were needed), and the file then decoded that many
     samples longer than its PCM.
     """
-    fmt, (info, *audio) = frames(path.read_bytes())
-    at = fmt.info_offset
-    if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
-        raise SpliceError("the encoder wrote no Info header")
-    delay = int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12
-    delay_cells = delay // fmt.samples
-    spliced, taken = [], 0
-    for sent_before, count in gaps:
-        index = sent_before + delay_cells
-        if not 0 < index < len(audio) or _payload(audio[index - 1]) != _payload(audio[index]):
-            raise SpliceError(f"no silent frames around frame {index}")
-        spliced += audio[taken:index]
-        spliced += _copies(audio[index], fmt, len(spliced), count)
-        taken = index
-    spliced += audio[taken:]
-    padding = len(spliced) * fmt.samples - delay - samples
-    if not 0 <= padding < 1 << 12:
-        raise SpliceError(f"the encoder wrote {len(spliced)} frames for {samples} samples")
-    with open(path, "wb") as f:
-        f.write(_info_frame(info, fmt, spliced, delay, padding))
-        f.writelines(spliced)
+    spliced_path = temporary_path(path)
+    try:
+        with open(path, "rb") as source, open(spliced_path, "wb") as out:
+            fmt = _format(source.read(4))
+            source.seek(0)
+            chunks = _frame_chunks(source, fmt)
+            info, *first = next(chunks, [b""])
+            at = fmt.info_offset
+            if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
+                raise SpliceError("the encoder wrote no Info header")
+            delay = int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12
+            delay_cells = delay // fmt.samples
+            out.write(bytes(len(info)))  # the Info frame's place, written last
+            spliced = _SplicedFrames(out, len(info))
+            pending = ((sent_before + delay_cells, count) for sent_before, count in gaps)
+            gap, index, previous = next(pending, None), 0, b""  # index: of chunk[0] among the audio frames
+            for chunk in itertools.chain([first], chunks):
+                taken = 0
+                while gap is not None and gap[0] < index + len(chunk):
+                    at = gap[0] - index
+                    before = chunk[at - 1] if at > 0 else previous
+                    if gap[0] <= 0 or _payload(before) != _payload(chunk[at]):
+                        raise SpliceError(f"no silent frames around frame {gap[0]}")
+                    spliced.write(chunk[taken:at])
+                    spliced.write(_copies(chunk[at], fmt, spliced.count, gap[1]))
+                    taken, gap = at, next(pending, None)
+                spliced.write(chunk[taken:])
+                index, previous = index + len(chunk), chunk[-1] if chunk else previous
+            if gap is not None:
+                raise SpliceError(f"no silent frames around frame {gap[0]}")
+            spliced.flush()
+            padding = spliced.count * fmt.samples - delay - samples
+            if not 0 <= padding < 1 << 12:
+                raise SpliceError(f"the encoder wrote {spliced.count} frames for {samples} samples")
+            out.seek(0)
+            out.write(_info_frame(info, fmt, spliced, delay, padding))
+        os.replace(spliced_path, path)
+    finally:
+        spliced_path.unlink(missing_ok=True)
+
+
+_READ_BYTES = 1 << 20
+_BATCH_FRAMES = 4096
+
+
+def _frame_chunks(source: BinaryIO, fmt: _Format) -> Iterator[list[bytes]]:
+    """The frames of the bare CBR MP3 stream in `source`, a megabyte of them at a time."""
+    data, at, offset = source.read(4), 0, 0
+    sync, rate_byte, unpadded = data[:2], data[2] & ~2, fmt.frame_bytes_unpadded
+    while True:
+        more = source.read(_READ_BYTES)
+        data, offset, at = data[at:] + more, offset + at, 0
+        chunk = []
+        while at + 4 <= len(data):
+            # Every frame has the first one's sync, version, layer, bitrate and rate; padding varies.
+            if data[at: at + 2] != sync or data[at + 2] & ~2 != rate_byte:
+                raise SpliceError(f"no frame like the first at byte {offset + at}")
+            size = unpadded + (data[at + 2] >> 1 & 1)
+            if at + size > len(data):
+                break
+            chunk.append(data[at: at + size])
+            at += size
+        if chunk:
+            yield chunk
+        if not more:
+            if at != len(data):
+                raise SpliceError("the stream ends inside a frame")
+            return
+
+
+class _SplicedFrames:
+    """The audio frames of the spliced file as they are written: where each starts (for the
+    seek table), how many bytes, and the CRC of them all, a batch at a time."""
+
+    def __init__(self, out: BinaryIO, info_bytes: int):
+        self.out = out
+        self.starts = array("q")
+        self.size = info_bytes
+        self.crc = Crc16()
+        self._batch: list[bytes] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.starts)
+
+    def write(self, frame_list: list[bytes]) -> None:
+        sizes = [len(frame) for frame in frame_list]
+        self.starts.extend(itertools.accumulate(sizes[:-1], initial=self.size) if sizes else ())
+        self.size += sum(sizes)
+        self._batch += frame_list
+        if len(self._batch) >= _BATCH_FRAMES:
+            self.flush()
+
+    def flush(self) -> None:
+        self.crc.update(self._batch)
+        self.out.writelines(self._batch)
+        self._batch = []
 
 
 def _payload(frame: bytes) -> bytes:
@@ -247,25 +322,23 @@ def _copies(frame: bytes, fmt: _Format, first: int, count: int) -> list[bytes]:
     return [padded if size > unpadded else plain for size in fmt.frame_sizes(first, count)]
 
 
-def _info_frame(info: bytes, fmt: _Format, audio: list[bytes], delay: int, padding: int) -> bytes:
-    """The Info frame for `audio`, as ffmpeg writes it: counts, seek table, delay and padding,
-    music CRC, tag CRC."""
-    at = fmt.info_offset
-    size = len(info) + sum(len(frame) for frame in audio)
-    offsets = np.cumsum([len(info)] + [len(frame) for frame in audio[:-1]])
-    toc = [min(255, 256 * int(offsets[i * len(audio) // 100]) // size) for i in range(100)]
+def _info_frame(info: bytes, fmt: _Format, audio: _SplicedFrames, delay: int, padding: int) -> bytes:
+    """The Info frame for the frames written, as ffmpeg writes it: counts, seek table, delay
+    and padding, music CRC, tag CRC."""
+    at, count, size = fmt.info_offset, audio.count, audio.size
+    toc = [min(255, 256 * audio.starts[i * count // 100] // size) for i in range(100)]
     toc[0] = 0  # where the audio starts, by definition
 
     def put(field: int, value: int, width: int) -> None:
         out[at + field: at + field + width] = value.to_bytes(width, "big")
 
     out = bytearray(info)
-    put(_FRAME_COUNT, len(audio), 4)
+    put(_FRAME_COUNT, count, 4)
     put(_DELAY_PADDING, delay << 12 | padding, 3)
     put(_BYTE_COUNT, size, 4)
     out[at + _TOC: at + _TOC + 100] = bytes(toc)
     put(_MUSIC_LENGTH, size, 4)
-    put(_MUSIC_CRC, crc16_frames(audio), 2)
+    put(_MUSIC_CRC, audio.crc.value, 2)
     put(_TAG_CRC, 0, 2)
     put(_TAG_CRC, crc16(bytes(out[:_TAG_CRC_SPAN])), 2)
     return bytes(out)
@@ -294,22 +367,35 @@ def crc16(data: bytes) -> int:
 
 
 def crc16_frames(frame_list: list[bytes]) -> int:
-    """CRC-16 of the frames joined, from one CRC per distinct frame.
+    """CRC-16 of the frames joined."""
+    crc = Crc16()
+    crc.update(frame_list)
+    return crc.value
+
+
+class Crc16:
+    """CRC-16 of a stream of frames, fed a batch at a time, from one CRC per distinct frame.
 
     With no initial value or final xor the CRC is linear: CRC(a + b) = shift(CRC(a)) ^ CRC(b),
     where shift runs the register over len(b) zero bytes; it is tabulated by low and high byte.
     """
-    crcs: dict[bytes, int] = {}
-    shifts = {}
-    for length in sorted({len(frame) for frame in frame_list}):
-        distinct = list({frame: None for frame in frame_list if len(frame) == length})
-        rows = np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(len(distinct), length)
-        crcs.update(zip(distinct, _crc16_columns(np.zeros(len(distinct), dtype=np.uint32), rows.T).tolist()))
-        registers = np.concatenate((np.arange(256), np.arange(256) << 8)).astype(np.uint32)
-        shifted = _crc16_columns(registers, np.zeros((length, 1), dtype=np.uint8)).tolist()
-        shifts[length] = (shifted[:256], shifted[256:])
-    crc = 0
-    for frame in frame_list:
-        low, high = shifts[len(frame)]
-        crc = low[crc & 0xFF] ^ high[crc >> 8] ^ crcs[frame]
-    return crc
+
+    def __init__(self):
+        self.value = 0
+        self._shifts: dict[int, tuple[list[int], list[int]]] = {}
+
+    def update(self, frame_list: list[bytes]) -> None:
+        crcs: dict[bytes, int] = {}
+        for length in sorted({len(frame) for frame in frame_list}):
+            distinct = list({frame: None for frame in frame_list if len(frame) == length})
+            rows = np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(len(distinct), length)
+            crcs.update(zip(distinct, _crc16_columns(np.zeros(len(distinct), dtype=np.uint32), rows.T).tolist()))
+            if length not in self._shifts:
+                registers = np.concatenate((np.arange(256), np.arange(256) << 8)).astype(np.uint32)
+                shifted = _crc16_columns(registers, np.zeros((length, 1), dtype=np.uint8)).tolist()
+                self._shifts[length] = (shifted[:256], shifted[256:])
+        crc = self.value
+        for frame in frame_list:
+            low, high = self._shifts[len(frame)]
+            crc = low[crc & 0xFF] ^ high[crc >> 8] ^ crcs[frame]
+        self.value = crc
