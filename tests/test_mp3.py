@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from voiceguide.audio import export, mp3
 from voiceguide.audio.export import Tags
 from voiceguide.measure import decode
-from voiceguide.audio.mp3 import MARGIN_CELLS, SilenceGaps, crc16, crc16_frames, frames
+from voiceguide.audio.crc16 import crc16, crc16_frames
+from voiceguide.audio.mp3 import MARGIN_CELLS, SilenceGaps, frames
 
 RATE = 22050
 CELL = mp3.samples_per_frame(RATE)
@@ -186,5 +187,32 @@ def test_a_stream_cut_inside_a_frame_is_left_as_it_was(tmp_path):
     cut = path.read_bytes()[:-100]
     path.write_bytes(cut)
     with pytest.raises(mp3.SpliceError, match="ends inside a frame"):
+        mp3.splice_silence(path, [(100, 10)], 85_760)
+    with pytest.raises(mp3.SpliceError, match="byte count is not the file's size"):
         mp3.splice_silence(path, [], 80_000)
     assert path.read_bytes() == cut and list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.integration
+def test_a_whole_encode_keeps_ffmpegs_file_but_for_the_end_padding(tmp_path, monkeypatch):
+    # With nothing spliced, only the padding field and the tag's CRC are rewritten, in place.
+    pcm = (np.random.default_rng(7).standard_normal(160_743) * 0.1 * 32767).astype("<i2")
+    raw = {}
+
+    def keep_then_splice(path, gaps, samples, splice=mp3.splice_silence):
+        raw["mp3"] = path.read_bytes()
+        splice(path, gaps, samples)
+
+    monkeypatch.setattr(export, "splice_silence", keep_then_splice)
+    path = tmp_path / "whole.mp3"
+    encode(pcm, path, skip_silence=True)  # noise: no silence to drop
+    data = path.read_bytes()
+    fmt, (info, *audio) = frames(data)
+    at = fmt.info_offset
+    changed = [i for i in range(len(info)) if info[i] != raw["mp3"][i]]
+    assert data[len(info):] == raw["mp3"][len(info):]
+    assert set(changed) <= set(range(at + 141, at + 144)) | {at + 154, at + 155}
+    zeroed = bytearray(info[:190])
+    zeroed[at + 154: at + 156] = b"\0\0"
+    assert int.from_bytes(info[at + 154: at + 156], "big") == crc16(bytes(zeroed))
+    assert decode(path, RATE).size == pcm.size

@@ -31,6 +31,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..atomic import temporary_path
+from .crc16 import Crc16, crc16
 
 MARGIN_CELLS = 4
 """Silent cells kept on each side of a gap."""
@@ -207,6 +208,9 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> Non
     samples short (1,105 where 1,113 to 1,123 were needed), and the file then decoded that many
     samples longer than its PCM.
     """
+    if not gaps:
+        _set_end_padding(path, samples)
+        return
     spliced_path = temporary_path(path)
     try:
         with open(path, "rb") as source, open(spliced_path, "wb") as out:
@@ -246,6 +250,31 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> Non
         os.replace(spliced_path, path)
     finally:
         spliced_path.unlink(missing_ok=True)
+
+
+def _set_end_padding(path: Path, samples: int) -> None:
+    """With nothing to splice, the file is ffmpeg's own, counts and seek table right: only
+    the end padding is written, in place, and the tag's CRC again."""
+    with open(path, "r+b") as f:
+        head = f.read(4)
+        fmt = _format(head)
+        f.seek(0)
+        info = bytearray(f.read(fmt.frame_bytes_unpadded + (head[2] >> 1 & 1)))
+        at = fmt.info_offset
+        if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
+            raise SpliceError("the encoder wrote no Info header")
+        field = lambda offset, width: int.from_bytes(info[at + offset: at + offset + width], "big")  # noqa: E731
+        if field(_BYTE_COUNT, 4) != os.fstat(f.fileno()).st_size:
+            raise SpliceError("the Info header's byte count is not the file's size")
+        delay = field(_DELAY_PADDING, 3) >> 12
+        padding = field(_FRAME_COUNT, 4) * fmt.samples - delay - samples
+        if not 0 <= padding < 1 << 12:
+            raise SpliceError(f"the encoder wrote {field(_FRAME_COUNT, 4)} frames for {samples} samples")
+        info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3] = (delay << 12 | padding).to_bytes(3, "big")
+        info[at + _TAG_CRC: at + _TAG_CRC + 2] = bytes(2)
+        info[at + _TAG_CRC: at + _TAG_CRC + 2] = crc16(bytes(info[:_TAG_CRC_SPAN])).to_bytes(2, "big")
+        f.seek(0)
+        f.write(info)
 
 
 _READ_BYTES = 1 << 20
@@ -342,60 +371,3 @@ def _info_frame(info: bytes, fmt: _Format, audio: _SplicedFrames, delay: int, pa
     put(_TAG_CRC, 0, 2)
     put(_TAG_CRC, crc16(bytes(out[:_TAG_CRC_SPAN])), 2)
     return bytes(out)
-
-
-# CRC-16/ARC (reflected polynomial 0x8005, no final xor), as in the LAME tag.
-def _crc_table() -> np.ndarray:
-    table = np.arange(256, dtype=np.uint32)
-    for _ in range(8):
-        table = np.where(table & 1, (table >> 1) ^ 0xA001, table >> 1)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
-def _crc16_columns(registers: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Run many CRC registers at once, each over its own row of `columns` (bytes as columns)."""
-    for column in columns:
-        registers = (registers >> 8) ^ _CRC_TABLE[(registers ^ column) & 0xFF]
-    return registers
-
-
-def crc16(data: bytes) -> int:
-    return int(_crc16_columns(np.zeros(1, dtype=np.uint32), np.frombuffer(data, dtype=np.uint8)[:, None])[0])
-
-
-def crc16_frames(frame_list: list[bytes]) -> int:
-    """CRC-16 of the frames joined."""
-    crc = Crc16()
-    crc.update(frame_list)
-    return crc.value
-
-
-class Crc16:
-    """CRC-16 of a stream of frames, fed a batch at a time, from one CRC per distinct frame.
-
-    With no initial value or final xor the CRC is linear: CRC(a + b) = shift(CRC(a)) ^ CRC(b),
-    where shift runs the register over len(b) zero bytes; it is tabulated by low and high byte.
-    """
-
-    def __init__(self):
-        self.value = 0
-        self._shifts: dict[int, tuple[list[int], list[int]]] = {}
-
-    def update(self, frame_list: list[bytes]) -> None:
-        crcs: dict[bytes, int] = {}
-        for length in sorted({len(frame) for frame in frame_list}):
-            distinct = list({frame: None for frame in frame_list if len(frame) == length})
-            rows = np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(len(distinct), length)
-            crcs.update(zip(distinct, _crc16_columns(np.zeros(len(distinct), dtype=np.uint32), rows.T).tolist()))
-            if length not in self._shifts:
-                registers = np.concatenate((np.arange(256), np.arange(256) << 8)).astype(np.uint32)
-                shifted = _crc16_columns(registers, np.zeros((length, 1), dtype=np.uint8)).tolist()
-                self._shifts[length] = (shifted[:256], shifted[256:])
-        crc = self.value
-        for frame in frame_list:
-            low, high = self._shifts[len(frame)]
-            crc = low[crc & 0xFF] ^ high[crc >> 8] ^ crcs[frame]
-        self.value = crc
