@@ -105,6 +105,17 @@ def test_a_directory_is_refused_and_a_symlink_to_a_routine_is_fine(tmp_path):
 
 
 @pytest.mark.integration
+def test_a_voice_with_an_espeak_variant_is_a_voice_and_speaks_it():
+    from voiceguide.speech import voices
+
+    assert "klatt4" in voices.espeak_variants(voices.espeak_data_dir())
+    assert voices.problem("pyttsx3", "gmw/en-us+klatt4") is None
+    plain, variant = (pyttsx3_engine.Espeak(voice, 160).synthesize("Hold for thirty seconds.")
+                      for voice in ("gmw/en-us", "gmw/en-us+klatt4"))
+    assert plain.size > 0 and variant.size > 0 and (plain.size != variant.size or not (plain == variant).all())
+
+
+@pytest.mark.integration
 def test_the_espeak_voices_read_from_its_data_are_the_ones_it_lists():
     from voiceguide.speech import voices
 
@@ -126,6 +137,9 @@ def test_the_espeak_voices_read_from_its_data_are_the_ones_it_lists():
     pytest.param("bogus", "found unknown voice 'bogus'", marks=pytest.mark.integration),
     pytest.param("gmw/en-gb", "found unknown voice 'gmw/en-gb' (nearest: gmw/en, gmw/en-gb-x-rp, gmw/en-us)",
                  marks=pytest.mark.integration),
+    pytest.param("gmw/en-us+klat4", "found 'klat4' (nearest: klatt4, klatt, klatt6)", marks=pytest.mark.integration),
+    ("gmw/en-us+../../etc/passwd", "eSpeak NG variant after '+' (like klatt4; 'voiceguide voices' lists them), found '../../etc/passwd'"),
+    ("gmw/en-us+", "found ''"),
     ("/dev/zero", "found the path '/dev/zero'"),
     ("../../../../dev/zero", "found the path '../../../../dev/zero'"),
     ("../../etc/passwd", "found the path '../../etc/passwd'"),

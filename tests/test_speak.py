@@ -338,3 +338,22 @@ def test_the_same_line_is_the_same_samples_whatever_the_order_and_the_workers(tm
         runs.append(clips)
     for line in LINES:
         assert all(np.array_equal(runs[0][line], run[line]) for run in runs[1:]), line
+
+
+def test_the_search_for_a_system_espeak_runs_once_while_the_linker_cache_stays(tmp_path, monkeypatch):
+    import ctypes.util
+
+    from voiceguide.speech import espeak_library
+
+    searches = []
+    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: searches.append(name) or "libespeak-ng.so.1")
+    assert espeak_library._find_system_library() == "libespeak-ng.so.1"
+    assert espeak_library._find_system_library() == "libespeak-ng.so.1"  # a new process reads the memo
+    assert searches == ["espeak-ng"]
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))  # another library path: searched again
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: searches.append(name) or None)
+    assert espeak_library._find_system_library() is None
+    assert espeak_library._find_system_library() is None and len(searches) == 2
+    (tmp_path / espeak_library.FOUND_FILE).write_text("{not json")  # a damaged memo: searched again
+    assert espeak_library._find_system_library() is None and len(searches) == 3

@@ -314,6 +314,17 @@ def voices(engine):
             continue
         rows += [(v.engine, v.id, v.language, f"{v.sample_rate} Hz") for v in module.voices()]
     echo_table(rows)
+    if engine in (None, "pyttsx3"):
+        from ..errors import SpeechError
+        from ..speech.voices import espeak_data_dir, espeak_variants
+
+        try:
+            data = espeak_data_dir()
+        except SpeechError:
+            data = None
+        variants = espeak_variants(data) if data else ()
+        if variants:
+            click.echo(f"\neSpeak NG variants, after a '+' (--voice gmw/en-us+klatt4): {', '.join(variants)}")
     if not engine:
         click.echo(f"\n{engines.CLEARER}")
 

@@ -7,6 +7,7 @@ identity for cache keys can find it without starting eSpeak NG.
 from __future__ import annotations
 
 import ctypes.util
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from ..errors import SpeechError
 LIBRARY_ENV = "VOICEGUIDE_ESPEAK_LIBRARY"
 
 
-@lru_cache(maxsize=None)  # find_library runs ldconfig and gcc: tens of ms, asked for per session
+@lru_cache(maxsize=None)  # asked for per session
 def library() -> tuple[str, str]:
     """Which eSpeak NG library the workers load: (path or soname, identity for cache keys).
 
@@ -28,7 +29,7 @@ def library() -> tuple[str, str]:
         if not Path(chosen).is_file():
             raise SpeechError(f"${LIBRARY_ENV}: expected an eSpeak NG library file, found no file {chosen}")
         return chosen, f"file-{os.path.realpath(chosen)}"
-    system = ctypes.util.find_library("espeak-ng")
+    system = _find_system_library()
     if system:
         return system, f"system-{_installed_file(system)}"
     try:
@@ -40,6 +41,44 @@ def library() -> tuple[str, str]:
             "or 'sudo apt-get install espeak-ng'"
         ) from None
     return espeakng_loader.get_library_path(), f"espeakng-loader-{version('espeakng-loader')}"
+
+
+FOUND_FILE = "espeak-library.json"
+"""In the cache directory: what the last search for a system eSpeak NG found, and for what."""
+
+
+def _find_system_library() -> str | None:
+    """ctypes.util.find_library("espeak-ng"), which runs ldconfig and gcc (about 0.1 s in every
+    build and every worker), remembered in the cache directory while the linker's cache, the
+    library path and PATH (where gcc is found) stay as they were. Installing or removing a
+    library with the package manager rewrites /etc/ld.so.cache."""
+    from .cache import cache_dir
+
+    key = [_stat("/etc/ld.so.cache"), os.environ.get("LD_LIBRARY_PATH", ""), os.environ.get("PATH", "")]
+    memo = cache_dir() / FOUND_FILE
+    try:
+        saved = json.loads(memo.read_text(encoding="utf-8"))
+        if saved["for"] == key:
+            return saved["found"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = ctypes.util.find_library("espeak-ng")
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"for": key, "found": found}), encoding="utf-8")
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # a read-only cache: the search runs again next time
+    return found
+
+
+def _stat(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def wheel_library(path: str) -> bool:

@@ -34,7 +34,7 @@ def voice_language(voice: Voice) -> str:
         settings = piper_engine.config(chosen)
         code = settings.get("language", {}).get("code") or settings.get("espeak", {}).get("voice") or chosen.id
         return re.split(r"[_\-/]", code.lower())[0]
-    name = (voice.voice or "gmw/en-us").lower().rsplit("/", 1)[-1]
+    name = (voice.voice or "gmw/en-us").lower().partition("+")[0].rsplit("/", 1)[-1]
     return re.split(r"[_\-]", name)[0]
 
 

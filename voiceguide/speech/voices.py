@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from functools import lru_cache
@@ -53,6 +54,11 @@ def check_espeak(voice: str) -> None:
 
 
 def espeak_problem(voice: str) -> str | None:
+    voice, plus, variant = voice.partition("+")
+    if plus:
+        why = _variant_problem(variant)
+        if why:
+            return why
     if _path_like(voice):
         return f"expected an eSpeak NG voice id like {ESPEAK_DEFAULT} ('voiceguide voices' lists them), found the path {shown(voice)!r}"
     try:
@@ -62,6 +68,33 @@ def espeak_problem(voice: str) -> str | None:
     except SpeechError:
         return None  # no eSpeak NG to ask: the build says how to install it
     return f"expected an eSpeak NG voice ('voiceguide voices' lists them), found unknown voice {shown(voice)!r}{_nearest(voice.lower(), known)}"
+
+
+def _variant_problem(variant: str) -> str | None:
+    """Why `variant` (after a voice's "+", as in gmw/en-us+klatt4) is not one of eSpeak NG's
+    variants, the files of espeak-ng-data/voices/!v, or None if it is."""
+    expected = "expected an eSpeak NG variant after '+' (like klatt4; 'voiceguide voices' lists them)"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_ -]*", variant):  # a file name in one folder, never a path
+        return f"{expected}, found {shown(variant)!r}"
+    try:
+        data = espeak_data_dir()
+    except SpeechError:
+        return None  # no eSpeak NG to ask: the build says how to install it
+    known = espeak_variants(data) if data else ()
+    if variant in known or not known:
+        return None
+    return f"{expected}, found {shown(variant)!r}{_nearest(variant, known)}"
+
+
+def espeak_variants(data: Path) -> tuple[str, ...]:
+    """The variants eSpeak NG has (files of voices/!v whose language is "variant")."""
+    folder = data / "voices" / "!v"
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return ()
+    return tuple(name for name in names if not name.startswith(".")
+                 and (_first_language(str(folder / name)) or ("",))[0] == "variant")
 
 
 def is_espeak_voice(voice: str) -> bool:
