@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/intelligibility.py                         # every routine, eSpeak NG
     .venv/bin/python scripts/intelligibility.py sore-back --engine piper
+    .venv/bin/python scripts/intelligibility.py sore-back --voice gmw/en-us+klatt4 --rate 185
     .venv/bin/python scripts/intelligibility.py sore-back --out out/    # the session already in out/
     .venv/bin/python scripts/intelligibility.py sore-back --json r.json # the figures as JSON too
 
@@ -242,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("routines", nargs="*", help="routine names or files (default: every routine)")
     parser.add_argument("--engine", choices=("pyttsx3", "piper"))
+    parser.add_argument("--voice", help="the engine's voice (eSpeak NG: an id, with a +variant if wanted)")
     parser.add_argument("--rate", type=int)
     parser.add_argument("--out", type=Path, help="read the sessions already built in this directory")
     parser.add_argument("--routines-dir", type=Path, default=ROOT / "routines")
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unique", action="store_true",
                         help="hear each line once, where it is first said (about 4x faster; for tuning)")
     args = parser.parse_args(argv)
-    options = Options(engine=args.engine, rate=args.rate)
+    options = Options(engine=args.engine, voice=args.voice, rate=args.rate)
     paths = [resolve(name, args.routines_dir) for name in args.routines] or all_routines(args.routines_dir)
     recogniser = Recogniser()
     results = []

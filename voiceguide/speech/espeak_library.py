@@ -48,7 +48,7 @@ FOUND_FILE = "espeak-library.json"
 
 
 def _find_system_library() -> str | None:
-    """ctypes.util.find_library("espeak-ng"), which runs ldconfig and gcc (about 0.1 s in every
+    """ctypes.util.find_library("espeak-ng"), which runs ldconfig and gcc (tens of ms in every
     build and every worker), remembered in the cache directory while the linker's cache, the
     library path and PATH (where gcc is found) stay as they were. Installing or removing a
     library with the package manager rewrites /etc/ld.so.cache."""
