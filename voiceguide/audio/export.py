@@ -263,8 +263,9 @@ class _FollowingMeter:
                     if data:
                         held += data
                         whole = len(held) // 2 * 2
-                        self.meter.feed(np.frombuffer(held[:whole], dtype="<i2"))
-                        held = held[whole:]
+                        if whole:
+                            self.meter.feed(np.frombuffer(held[:whole], dtype="<i2"))
+                            held = held[whole:]
                     elif last:
                         return
                     else:
