@@ -19,17 +19,9 @@ import numpy as np
 from ..recipe import CLIP_RECIPE
 from ..routine.model import Voice
 from . import clipfile
+from .cache_home import cache_dir  # noqa: F401 (where the cache is, for the callers of this module)
 
 log = logging.getLogger(__name__)
-
-def cache_dir() -> Path:
-    """$VOICEGUIDE_CACHE_DIR, else the user's cache directory."""
-    override = os.environ.get("VOICEGUIDE_CACHE_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "voiceguide"
-
 
 class ClipCache:
     """Clips as 16-bit mono WAV files named by the hash of what made them, each with its record.

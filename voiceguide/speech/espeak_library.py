@@ -52,7 +52,7 @@ def _find_system_library() -> str | None:
     build and every worker), remembered in the cache directory while the linker's cache, the
     library path and PATH (where gcc is found) stay as they were. Installing or removing a
     library with the package manager rewrites /etc/ld.so.cache."""
-    from .cache import cache_dir
+    from .cache_home import cache_dir
 
     key = [_stat("/etc/ld.so.cache"), os.environ.get("LD_LIBRARY_PATH", ""), os.environ.get("PATH", "")]
     memo = cache_dir() / FOUND_FILE
