@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -357,3 +358,7 @@ def test_the_search_for_a_system_espeak_runs_once_while_the_linker_cache_stays(t
     assert espeak_library._find_system_library() is None and len(searches) == 2
     (tmp_path / espeak_library.FOUND_FILE).write_text("{not json")  # a damaged memo: searched again
     assert espeak_library._find_system_library() is None and len(searches) == 3
+    memo = json.loads((tmp_path / espeak_library.FOUND_FILE).read_text())
+    memo["found"] = str(tmp_path / "evil.so")  # a path is never taken from it
+    (tmp_path / espeak_library.FOUND_FILE).write_text(json.dumps(memo))
+    assert espeak_library._find_system_library() is None and len(searches) == 4

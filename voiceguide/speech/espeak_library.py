@@ -58,8 +58,10 @@ def _find_system_library() -> str | None:
     memo = cache_dir() / FOUND_FILE
     try:
         saved = json.loads(memo.read_text(encoding="utf-8"))
-        if saved["for"] == key:
-            return saved["found"]
+        found = saved["found"]
+        # Only what find_library gives: a soname or nothing, never a path to load from.
+        if saved["for"] == key and (found is None or (isinstance(found, str) and "/" not in found)):
+            return found
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = ctypes.util.find_library("espeak-ng")
