@@ -218,9 +218,7 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> Non
             source.seek(0)
             chunks = _frame_chunks(source, fmt)
             info, *first = next(chunks, [b""])
-            at = fmt.info_offset
-            if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
-                raise SpliceError("the encoder wrote no Info header")
+            at = _info_tag(info, fmt)
             delay = int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12
             delay_cells = delay // fmt.samples
             out.write(bytes(len(info)))  # the Info frame's place, written last
@@ -260,9 +258,7 @@ def _set_end_padding(path: Path, samples: int) -> None:
         fmt = _format(head)
         f.seek(0)
         info = bytearray(f.read(fmt.frame_bytes_unpadded + (head[2] >> 1 & 1)))
-        at = fmt.info_offset
-        if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
-            raise SpliceError("the encoder wrote no Info header")
+        at = _info_tag(info, fmt)
         field = lambda offset, width: int.from_bytes(info[at + offset: at + offset + width], "big")  # noqa: E731
         if field(_BYTE_COUNT, 4) != os.fstat(f.fileno()).st_size:
             raise SpliceError("the Info header's byte count is not the file's size")
@@ -275,6 +271,14 @@ def _set_end_padding(path: Path, samples: int) -> None:
         info[at + _TAG_CRC: at + _TAG_CRC + 2] = crc16(bytes(info[:_TAG_CRC_SPAN])).to_bytes(2, "big")
         f.seek(0)
         f.write(info)
+
+
+def _info_tag(info: bytes | bytearray, fmt: _Format) -> int:
+    """Where the Info tag starts in the first frame, which must hold one with every field."""
+    at = fmt.info_offset
+    if info[at: at + 4] not in (b"Info", b"Xing") or info[at + _FLAGS: at + _FRAME_COUNT] != b"\0\0\0\x0f":
+        raise SpliceError("the encoder wrote no Info header")
+    return at
 
 
 _READ_BYTES = 1 << 20
