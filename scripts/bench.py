@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from voiceguide import tools  # noqa: E402
-from voiceguide.audio.export import ENCODER_OPTIONS  # noqa: E402
+from voiceguide.audio.encoder import ENCODER_OPTIONS  # noqa: E402
 from voiceguide.routine.load import load  # noqa: E402
 from voiceguide.measure import decode  # noqa: E402
 from voiceguide.plan import phrases  # noqa: E402

@@ -121,9 +121,10 @@ class Space:
 
 def spliced_pcm(mp3: Path, work: Path) -> tuple[Path, float]:
     """What the encoder is sent for the session `mp3`: its PCM with the long silences cut
-    (audio.mp3.SilenceGaps, as export cuts them); and the share of the session that is."""
+    (audio.silence.SilenceGaps, as export cuts them); and the share of the session that is."""
     from voiceguide.audio.export import to_pcm16
-    from voiceguide.audio.mp3 import SilenceGaps, samples_per_frame
+    from voiceguide.audio.mp3 import samples_per_frame
+    from voiceguide.audio.silence import SilenceGaps
     from voiceguide.measure import decode
     from voiceguide.recipe import SAMPLE_RATE
 

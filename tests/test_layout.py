@@ -14,7 +14,7 @@ STAGES = [
     {"plan", "estimate", "limits"},
     {"audio"},
     {"publish"},
-    {"build", "diagnose", "measure"},
+    {"session", "build", "write", "diagnose", "measure"},
     {"batch", "cluster", "uptodate"},
     {"catalog"},
     {"cli", "__main__"},

@@ -11,7 +11,8 @@ from voiceguide.audio import export, mp3
 from voiceguide.audio.export import Tags
 from voiceguide.measure import decode
 from voiceguide.audio.crc16 import crc16, crc16_frames
-from voiceguide.audio.mp3 import MARGIN_CELLS, SilenceGaps, frames
+from voiceguide.audio.mp3 import frames
+from voiceguide.audio.silence import MARGIN_CELLS, SilenceGaps
 
 RATE = 22050
 CELL = mp3.samples_per_frame(RATE)
@@ -73,6 +74,37 @@ def test_gaps_lose_nothing_but_silence_however_the_stream_is_cut(layout, block_s
         assert around.size == 2 * MARGIN_CELLS * CELL and not around.any()
 
 
+@settings(max_examples=100, deadline=None)
+@given(layout=layouts, silence=st.integers(2 * MARGIN_CELLS + 1, 60), at=st.floats(0, 1), block=st.integers(1, 30_000))
+def test_a_stream_cut_in_silence_and_resumed_sends_and_drops_what_one_stream_would(layout, silence, at, block):
+    # The silence is `silence` cells at a cell boundary; the cut falls at a cell inside it,
+    # with at least a margin of it on both sides.
+    head = pcm_with_silences(layout + [("tone", 100)])
+    head = np.concatenate([head, np.zeros(-head.size % CELL, dtype="<i2")])
+    tail = pcm_with_silences([("tone", 100)] + layout, seed=2)
+    pcm = np.concatenate([head, np.zeros(silence * CELL, dtype="<i2"), tail])
+    cut = head.size + CELL * (MARGIN_CELLS + round(at * (silence - 2 * MARGIN_CELLS - 1)))
+    whole_sent, whole = sent_through(pcm, [block])
+
+    before, after = SilenceGaps(CELL), SilenceGaps(CELL, resumed=True)
+    sent = [before.feed(pcm[i: min(i + block, cut)]) for i in range(0, cut, block)]
+    before.cut()
+    sent += [after.feed(pcm[i: i + block]) for i in range(cut, pcm.size, block)] + [after.finish()]
+    assert b"".join(sent) == whole_sent
+    assert after.gaps[0][0] == 0
+    joined = [(before.sent_cells, before.dropped_at_cut + after.gaps[0][1])]
+    joined += [(before.sent_cells + at, count) for at, count in after.gaps[1:]]
+    assert before.gaps + joined == whole.gaps
+    assert before.sent_samples + after.sent_samples == whole.sent_samples
+
+
+def test_a_stream_is_cut_only_inside_silence():
+    gaps = SilenceGaps(CELL)
+    gaps.feed(pcm_with_silences([("tone", 10 * CELL), ("silence", 2 * CELL)]))
+    with pytest.raises(ValueError):
+        gaps.cut()  # not a whole margin of silence sent yet
+
+
 def test_short_silences_are_all_sent():
     pcm = pcm_with_silences([("tone", 3000), ("silence", 2 * MARGIN_CELLS * CELL), ("tone", 3000)])
     sent, gaps = sent_through(pcm, [4096])
@@ -94,18 +126,27 @@ def test_crc_of_frames_is_the_crc_of_their_bytes():
     assert crc16(b"123456789") == 0xBB3D  # CRC-16/ARC check value
 
 
-def encode(pcm: np.ndarray, path, skip_silence: bool) -> None:
-    blocks = [pcm[i: i + 110_250].astype(np.float32) / 32767.0 for i in range(0, pcm.size, 110_250)]
-    export._encode(blocks, path, RATE, skip_silence=skip_silence)
+def blocks_of(pcm: np.ndarray, start: int = 0, end: int | None = None) -> list[np.ndarray]:
+    """pcm[start:end] as float blocks, as the renderer gives them (render.render's start, end)."""
+    pcm = pcm[start:end]
+    return [pcm[i: i + 110_250].astype(np.float32) / 32767.0 for i in range(0, pcm.size, 110_250)]
+
+
+def encode(pcm: np.ndarray, path, skip_silence: bool, cut: int | None = None) -> None:
+    if cut is None:
+        export._encode(blocks_of(pcm), path, RATE, skip_silence=skip_silence)
+    else:
+        export._encode_in_two(lambda start=0, end=None: blocks_of(pcm, start, end), cut, [], path, RATE)
 
 
 @pytest.mark.integration
-def test_spliced_mp3_decodes_like_a_whole_encode(tmp_path):
+@pytest.mark.parametrize("cut", [None, 200_448], ids=["one encoder", "two encoders"])
+def test_spliced_mp3_decodes_like_a_whole_encode(tmp_path, cut):
     layout = [("silence", 5000), ("tone", 20_000), ("silence", 400_000), ("tone", 9000),
               ("silence", 30_000), ("tone", 15_000), ("silence", 250_001)]
     pcm = pcm_with_silences(layout)
     spliced, whole = tmp_path / "spliced.mp3", tmp_path / "whole.mp3"
-    encode(pcm, spliced, skip_silence=True)
+    encode(pcm, spliced, skip_silence=True, cut=cut)  # 200,448: a frame's sample in the long silence
     encode(pcm, whole, skip_silence=False)
     assert spliced.stat().st_size < 1.02 * whole.stat().st_size
 
@@ -151,6 +192,27 @@ def test_a_stream_that_cannot_be_spliced_is_encoded_whole(tmp_path, monkeypatch)
     export.export(lambda: [pcm.astype(np.float32) / 32767.0], path, RATE, Tags(title="t"))
     assert [bool(gaps) for gaps in calls] == [True, False]
     assert decode(path, RATE).size == pcm.size
+
+
+@pytest.mark.integration
+def test_a_cut_that_is_not_in_silence_is_encoded_by_one_encoder(tmp_path, monkeypatch):
+    pcm = pcm_with_silences([("tone", 9000), ("silence", 200_000), ("tone", 30_000), ("silence", 5000)])
+    calls = []
+    encode_in_two = export._encode_in_two
+
+    def counted(*args):
+        calls.append(args[1])
+        return encode_in_two(*args)
+
+    monkeypatch.setattr(export, "_encode_in_two", counted)
+    path = tmp_path / "s.mp3"
+    cut = 210_000 // CELL * CELL  # inside the second tone
+    export.export(lambda start=0, end=None: blocks_of(pcm, start, end), path, RATE, Tags(title="t"), cut=cut)
+    assert calls == [cut]
+    decoded = decode(path, RATE)
+    assert decoded.size == pcm.size
+    error = np.sum((decoded - pcm / 32767.0) ** 2) / np.sum((pcm / 32767.0) ** 2)
+    assert error < 0.01
 
 
 @pytest.mark.integration

@@ -11,7 +11,7 @@ from voiceguide.audio.chimes import chime
 from voiceguide.plan import CHIME_MS
 from voiceguide.routine.model import Exercise, Routine
 from voiceguide.plan import plan
-from voiceguide.audio.render import BLOCK_MS, render
+from voiceguide.audio.render import BLOCK_MS, QUIET_CELLS_AROUND_CUT, quiet_cut, render, sounds
 from voiceguide.recipe import SAMPLE_RATE
 
 RATE = SAMPLE_RATE
@@ -78,3 +78,26 @@ def test_memory_stays_flat_as_sessions_get_longer():
     assert block_10 == block_60 <= BLOCK_MS * RATE // 1000 * 4  # float32 blocks of fixed size
     assert peak_60 < 1.3 * peak_10 + 1_000_000
     assert peak_60 < 16_000_000  # a 60-minute session would be 300 MB as float32
+
+
+def test_the_cut_for_two_encoders_falls_in_silence_nearest_the_middle_of_the_sound():
+    cell, quiet = 576, QUIET_CELLS_AROUND_CUT * 576
+    sound = np.ones(100_000, np.float32)
+    placed = [(0, sound), (150_000, sound), (300_000, sound), (450_000, sound[:10])]
+    cut = quiet_cut(placed, cell)
+    # 200,000 of the 300,010 samples of sound before it: nearer half than 100,000 or 300,000.
+    assert cut % cell == 0 and 250_000 + quiet <= cut <= 300_000 - quiet
+    # Silences too short for the margins on both sides, or only before the first sound or
+    # after the last, give no cut.
+    assert quiet_cut([(0, sound), (100_000 + 2 * quiet - cell, sound)], cell) is None
+    assert quiet_cut([(500_000, sound)], cell) is None
+    assert quiet_cut([], cell) is None
+
+
+def test_a_session_rendered_in_two_halves_is_the_session():
+    timeline, clips = session(5)
+    whole = np.concatenate(list(render(timeline, clips, RATE)))
+    cut = quiet_cut(sounds(timeline, clips, RATE, "soft"), 576)
+    assert cut is not None and not whole[cut - 16 * 576: cut + 16 * 576].any()
+    halves = list(render(timeline, clips, RATE, end=cut)) + list(render(timeline, clips, RATE, start=cut))
+    assert np.array_equal(np.concatenate(halves), whole)

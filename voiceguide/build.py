@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
-from functools import partial
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -20,13 +18,14 @@ from . import __version__
 from .speech import engines, lexicon
 from .errors import RoutineError
 from .routine.files import all_routines, resolve  # noqa: F401 (the routines a build finds)
-from .routine import phrases as phrase_packs
-from .routine.load import load, routine_id
-from .routine.model import Narration, Routine, Voice, format_clock
-from .plan import Timeline, phrases, plan
+from .routine.model import Narration, Routine, Voice
+from .plan import phrases, plan
 from .record import FORMAT as RECORD_FORMAT
 from .record import SessionRecord
-from .recipe import CLIP_RECIPE, MUSIC_RECIPE, PLAN_VERSION, SAMPLE_RATE
+from .recipe import CLIP_RECIPE, MUSIC_RECIPE, PLAN_VERSION
+# The two halves' hand-offs, and the second half, as callers of a build know them:
+from .session import BuildResult, Options, Planned, outputs, variant_name, variant_title  # noqa: F401
+from .write import write
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,101 +34,7 @@ if TYPE_CHECKING:
     from .speech.speak import SpeechStats
 
 # The stages that make audio (speak, render, export, cover) import numpy and friends; they
-# are imported where a session is really built, so an up-to-date check starts fast.
-
-
-
-
-@dataclass(frozen=True)
-class Options:
-    """Choices made on the command line; None keeps the routine's own default."""
-
-    verbosity: str | None = None
-    countdown: int | None = None
-    halfway: bool | None = None
-    hold_scale: float | None = None
-    chimes: str | None = None
-    music: str | None = None
-    music_level: float | None = None
-    language: str | None = None
-    engine: str | None = None
-    voice: str | None = None
-    rate: int | None = None
-
-    def narration(self, routine: Routine) -> Narration:
-        chosen = {k: v for k, v in asdict(self).items() if k in Narration.__dataclass_fields__ and v is not None}
-        return replace(routine.narration, **chosen)
-
-    def voice_for(self, routine: Routine) -> Voice:
-        chosen = {k: v for k, v in asdict(self).items() if k in Voice.__dataclass_fields__ and v is not None}
-        if self.engine not in (None, routine.voice.engine) and self.voice is None:
-            chosen["voice"] = ""  # the routine's voice belongs to its own engine: use the new one's default
-        from .speech.languages import spoken_voice
-
-        return spoken_voice(replace(routine.voice, **chosen), self.narration(routine).language)
-
-
-@dataclass
-class BuildResult:
-    routine: Routine
-    mp3: Path
-    status: str
-    """'built' or 'up to date'."""
-    duration_ms: int
-    seconds: float
-    speech: SpeechStats | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    rebuilt: str = ""
-    """Why a session built before was built again (rebuild_reason), if it was."""
-
-
-def variant_name(routine: Routine, narration: Narration, voice: Voice) -> str:
-    """Output file stem: the routine id, plus a tag for every setting that differs from its defaults.
-
-    Ids never contain '--', so 'sore-back--brief' cannot collide with another routine.
-    """
-    return "--".join([routine.id, *(tag for tag, _ in _variant(routine, narration, voice))])
-
-
-def variant_title(routine: Routine, narration: Narration, voice: Voice) -> str:
-    """The session's title: the routine's, plus what differs from its defaults, so variants
-    are told apart in the page, feed, playlist and tags: 'Sore Back (brief, holds ×1.5)'."""
-    labels = [label for _, label in _variant(routine, narration, voice)]
-    return f"{routine.title} ({', '.join(labels)})" if labels else routine.title
-
-
-def _variant(routine: Routine, narration: Narration, voice: Voice) -> list[tuple[str, str]]:
-    """(file name tag, title label) for every setting that differs from the routine's own."""
-    parts = []
-    defaults = routine.narration
-    if narration.verbosity != defaults.verbosity:
-        parts.append((narration.verbosity, narration.verbosity))
-    if narration.countdown != defaults.countdown:
-        parts.append((f"count{narration.countdown}", f"countdown {narration.countdown}" if narration.countdown else "no countdown"))
-    if narration.halfway != defaults.halfway:
-        parts.append(("halfway", "halfway") if narration.halfway else ("nohalfway", "no halfway"))
-    if narration.hold_scale != defaults.hold_scale:
-        parts.append((f"x{narration.hold_scale:g}", f"holds ×{narration.hold_scale:g}"))
-    if narration.chimes != defaults.chimes:
-        parts.append((f"{narration.chimes}chimes", "no chimes" if narration.chimes == "none" else f"{narration.chimes} chimes"))
-    if narration.music != defaults.music:
-        named = {"none": ("nomusic", "no music"), "ambient": ("ambient", "ambient music")}
-        parts.append(named.get(narration.music) or (f"music-{routine_id(Path(narration.music))}", f"music {Path(narration.music).stem}"))
-    if narration.music_level != defaults.music_level and narration.music != "none":
-        parts.append((f"music{narration.music_level:g}db", f"music {narration.music_level:g} dB"))
-    if voice.engine != routine.voice.engine:
-        parts.append((voice.engine, {"piper": "Piper", "pyttsx3": "eSpeak NG"}.get(voice.engine, voice.engine)))
-    if narration.language != defaults.language:
-        parts.append((narration.language, phrase_packs.pack(narration.language).name))
-    from .speech.languages import spoken_voice
-
-    if voice.voice != spoken_voice(routine.voice, narration.language).voice:
-        name = routine_id(Path(voice.voice or "default"))
-        shown = Path(voice.voice).stem if voice.voice.endswith(".onnx") else voice.voice or "default"
-        parts.append((name, f"voice {shown}"))
-    if voice.rate != routine.voice.rate:
-        parts.append((f"{voice.rate}wpm", f"{voice.rate} wpm"))
-    return parts
+# are imported where a session is really built (write.py), so an up-to-date check starts fast.
 
 
 def build_key(routine: Routine, narration: Narration, voice: Voice) -> str:
@@ -234,23 +139,6 @@ def up_to_date(routine: Routine, out_dir: Path, options: Options = Options()) ->
     return BuildResult(routine, files["mp3"], "up to date", record.duration_ms, time.perf_counter() - started)
 
 
-@dataclass
-class Planned:
-    """A session spoken and planned, ready to be written: the first half of a build."""
-
-    routine: Routine
-    narration: Narration
-    voice: Voice
-    key: str
-    """Its build key."""
-    timeline: Timeline
-    clips: dict[str, np.ndarray] | None
-    """Every line's clip; None when it is to be read from the cache where it is written."""
-    stats: SpeechStats | None = None
-    inputs: dict = field(default_factory=dict)
-    """What `key` is the hash of (build_inputs)."""
-
-
 def speak_and_plan(routine: Routine, options: Options = Options(), cache: ClipCache | None = None, jobs: int = 1,
                    synthesized: Callable[[str], None] | None = None) -> Planned:
     """The first half of a build: speak every line (from the cache where possible, the user's
@@ -302,84 +190,6 @@ def build(
     return write(planned, out_dir, cache, started)
 
 
-def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, started: float | None = None) -> BuildResult:
-    """The second half of a build: render, encode and write the session's files as one set."""
-    from .atomic import StagedSet, ensure_dir
-    from .audio.export import Tags, export
-    from .audio.render import render
-    from .publish.cover import cover_png
-    from .publish.sidecars import chapters_json, transcript_vtt
-    from .speech.cache import ClipCache, cache_dir
-
-    started = time.perf_counter() if started is None else started
-    routine, timeline = planned.routine, planned.timeline
-    clips = planned.clips
-    if clips is None:  # planned in another process: the clips are in the cache
-        from .speech.speak import speak
-
-        clips, _ = speak(phrases(routine, planned.narration), planned.voice, cache or ClipCache(cache_dir()),
-                         pronounce=routine.pronounce)
-    files = outputs(out_dir, variant_name(routine, planned.narration, planned.voice))
-    music = _music(planned, clips)
-    # The routine's credit is for the routine's music, not for one the command line chose.
-    credit = routine.music_credit if music and planned.narration.music == routine.narration.music else ""
-    ensure_dir(out_dir)
-    # Every file is written under a temporary name, then the set is swapped in at once, the
-    # plan record last: a failed build changes nothing, and builds of the same name never mix.
-    with StagedSet(out_dir) as staged:
-        staged.write(files["vtt"], transcript_vtt(timeline).encode())
-        staged.write(files["chapters"], chapters_json(timeline).encode())
-        title = variant_title(routine, planned.narration, planned.voice)
-        tags = Tags(title=title, comment=_comment(routine, credit), year=time.strftime("%Y"),
-                    language=phrase_packs.pack(planned.narration.language).iso639_2,
-                    lyrics="\n".join(event.text for event in timeline.speech()))
-        with ThreadPoolExecutor(max_workers=1) as background:
-            # The cover is drawn while the encoder runs; it is needed only for the tags.
-            cover = background.submit(cover_png, routine.title, f"{format_clock(timeline.duration_ms)}  ·  voiceguide", routine.id)
-            session = partial(render, timeline, clips, SAMPLE_RATE, planned.narration.chimes, music=music)
-            export(session, staged.path(files["mp3"]), SAMPLE_RATE, tags, timeline.chapters, cover.result,
-                   skip_silence=music is None)  # under music nothing is silent
-        staged.write(files["cover"], cover.result())
-        record = SessionRecord(
-            title=title,
-            duration_ms=timeline.duration_ms,
-            routine=routine.id,
-            summary=routine.summary,
-            source=routine.source,
-            safety=list(routine.safety if routine.safety_form == "own" else phrase_packs.pack(planned.narration.language).written_safety()),
-            build_key=planned.key,
-            inputs=planned.inputs,
-            mp3_bytes=staged.stamp(files["mp3"])[0],
-            files={kind: path.name for kind, path in files.items()},
-            stamps={path.name: staged.stamp(path) for kind, path in files.items() if kind != "plan"},
-            settings={"narration": asdict(planned.narration), "voice": asdict(planned.voice)},
-            notes=list(timeline.notes),
-            chapters=[asdict(c) for c in timeline.chapters],
-            events=timeline.to_json(),
-            music=music.to_json(credit) if music else {},
-        )
-        staged.write(files["plan"], record.to_json())
-        staged.commit(last=files["plan"])
-    return BuildResult(routine, files["mp3"], "built", timeline.duration_ms, time.perf_counter() - started,
-                       planned.stats, timeline.notes)
-
-
-def outputs(out_dir: Path, name: str) -> dict[str, Path]:
-    """Every file one session writes, by kind."""
-    return {
-        "mp3": out_dir / f"{name}.mp3",
-        "cover": out_dir / f"{name}.png",
-        "vtt": out_dir / f"{name}.vtt",
-        "chapters": out_dir / f"{name}.chapters.json",
-        "plan": out_dir / f"{name}.json",
-    }
-
-
-def _comment(routine: Routine, music_credit: str = "") -> str:
-    parts = (routine.summary, f"Source: {routine.source}" if routine.source else "", f"Music: {music_credit}" if music_credit else "")
-    return "\n\n".join(part for part in parts if part)
-
-
 def _music_inputs(narration: Narration) -> dict:
     """What the build key takes from the music: how it is mixed and, for a file, its content."""
     if narration.music == "none":
@@ -391,20 +201,3 @@ def _music_inputs(narration: Narration) -> dict:
         except OSError:
             content = "unreadable"  # not up to date; the build itself says what is wrong
     return {"music": {"recipe": MUSIC_RECIPE, "content": content}}
-
-
-def _music(planned: Planned, clips: dict):
-    """The session's music (audio.music.Music), or None; a file is probed here, before
-    anything is written. The bed is lowered if it would take the session under its loudness."""
-    if planned.narration.music == "none":
-        return None
-    from .audio.ducking import envelope, fitted_level
-    from .audio.music import music_for
-    from .audio.render import sounds
-    from .recipe import SPEECH_LUFS
-
-    narration, timeline = planned.narration, planned.timeline
-    shape = envelope(timeline, narration.chimes)
-    placed = sounds(timeline, clips, SAMPLE_RATE, narration.chimes)
-    level = fitted_level(timeline, shape, narration.music_level, placed, SAMPLE_RATE, SPEECH_LUFS)
-    return music_for(narration.music, level, shape, SAMPLE_RATE, asked_db=narration.music_level)

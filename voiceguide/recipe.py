@@ -7,11 +7,13 @@ deciding a session is up to date imports nothing heavy.
 SAMPLE_RATE = 22050
 """Every session and every cached clip: mono at this rate."""
 
-CLIP_FORMAT_VERSION = 8
+CLIP_FORMAT_VERSION = 9
 """6: trimmed, band-limited to 7.5 kHz, loudness-normalized, true-peak limited.
 7: eSpeak NG lines said from a fresh state each (reproducible); entries carry their record.
 8: --rate is the pace as measured (eSpeak NG's own rate and Piper's length scale calibrated);
-Piper says each sentence of a line apart, with a pause between."""
+Piper says each sentence of a line apart, with a pause between.
+9: band limit and K-weighting from one FFT of a 5-smooth length (samples within a 16-bit step
+of 8's); with it, sessions encoded in two halves joined in a silence (audio/export.py)."""
 
 TARGET_LUFS = -16.0
 """Spoken-word podcast convention, for the whole session."""

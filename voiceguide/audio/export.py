@@ -1,7 +1,8 @@
 """Stage 5, export: PCM blocks -> MP3 with ID3 tags, chapters and cover, written atomically.
 
 The encoder reads the rendered blocks as they come, minus the long silences, which are
-spliced back in as ready-made MP3 frames (see mp3.py). The MP3 is written to a temporary file
+spliced back in as ready-made MP3 frames (see mp3.py). Given a cut in a long silence, the two
+halves of the session are encoded at once, on two cores, and joined there. The MP3 is written to a temporary file
 beside its final name, tagged, flushed to disk and only then renamed over the old file, so a
 crash or a full disk never leaves a broken session in the output directory.
 """
@@ -9,33 +10,20 @@ crash or a full disk never leaves a broken session in the output directory.
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import tempfile
-import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from . import peaks
-from .. import tools
 from ..atomic import ensure_dir, temporary_path
 from ..errors import OutputError, ToolError
-from .mp3 import SilenceGaps, SpliceError, encoder_delay, samples_per_frame, splice_silence
+from .encoder import Encoding
+from .mp3 import SpliceError, join_at_gap, samples_per_frame, splice_silence
+from .silence import SilenceGaps
 from ..plan import Chapter
-
-BITRATE = "64k"  # mono speech: clear at 64 kbps CBR, about 0.5 MB a minute
-ENCODER_OPTIONS = (
-    "-c:a", "libmp3lame", "-b:a", BITRATE, "-ac", "1",
-    "-reservoir", "0",  # every frame stands alone, so frames of silence can be spliced in
-)
-MUXER_OPTIONS = "f=mp3:id3v2_version=0:write_id3v1=0"  # tags are written afterwards, by mutagen
-DECODER_DELAY = 529
-LAME_DELAY = 576  # what LAME's Info header says at 22.05 kHz, should a header be missing
 
 
 @dataclass(frozen=True)
@@ -53,20 +41,23 @@ class Tags:
 
 
 def export(
-    render: Callable[[], Iterable[np.ndarray]],
+    render: Callable[..., Iterable[np.ndarray]],
     path: Path,
     sample_rate: int,
     tags: Tags,
     chapters: Sequence[Chapter] = (),
     cover: Callable[[], bytes] | None = None,
     skip_silence: bool = True,
+    cut: int | None = None,
 ) -> None:
     """Encode the blocks `render()` yields to `path` as a mono CBR MP3 with tags, chapters and
     cover, atomically. `render` is called again only if the encoder's output cannot be spliced.
 
     `cover` gives the cover PNG; it is called once encoding is done, so it can be made meanwhile.
     Without `skip_silence` (music under the voice leaves no silence to skip) the whole PCM is
-    encoded and not scanned for silence.
+    encoded and not scanned for silence. `cut`: a whole frame's sample in a long silence
+    (render.quiet_cut), where the session is encoded in two halves at once; `render(start,
+    end)` then yields samples [start, end) (end None: to the end).
     """
     ensure_dir(path.parent)
     try:
@@ -74,7 +65,7 @@ def export(
     except OSError as error:
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
     try:
-        _encode_under_the_limit(render, tmp, sample_rate, skip_silence)
+        _encode_under_the_limit(render, tmp, sample_rate, skip_silence, cut if skip_silence else None)
         write_tags(tmp, tags, chapters, cover() if cover else None)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -146,14 +137,20 @@ def _put_chapters_in_time_order(path: Path) -> None:
         f.write(b"".join(frames))
 
 
-def _encode_under_the_limit(render: Callable[[], Iterable[np.ndarray]], tmp: Path, sample_rate: int,
-                            skip_silence: bool = True) -> None:
+def _encode_under_the_limit(render: Callable[..., Iterable[np.ndarray]], tmp: Path, sample_rate: int,
+                            skip_silence: bool = True, cut: int | None = None) -> None:
     """Encode, meter the encoder's output, and encode again with the stretches that are over
     the true-peak limit turned down, until none is (see peaks.py)."""
     fixes: list[peaks.Correction] = []
     for _ in range(peaks.PASSES):
         try:
-            found = _encode(peaks.apply(render(), fixes, sample_rate), tmp, sample_rate, skip_silence)
+            if cut is not None:
+                try:
+                    found = _encode_in_two(render, cut, fixes, tmp, sample_rate)
+                except SpliceError:
+                    cut = None  # one encoder, still spared the silence
+            if cut is None:
+                found = _encode(peaks.apply(render(), fixes, sample_rate), tmp, sample_rate, skip_silence)
         except SpliceError:
             skip_silence = False
             found = _encode(peaks.apply(render(), fixes, sample_rate), tmp, sample_rate, skip_silence)
@@ -165,64 +162,10 @@ def _encode_under_the_limit(render: Callable[[], Iterable[np.ndarray]], tmp: Pat
 
 def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_silence: bool) -> list[tuple[int, int, float]]:
     """Encode with ffmpeg; with `skip_silence`, long silences are left out and spliced back in.
-
-    The encoder's output also goes, as it is made, to a second ffmpeg that decodes it on the
-    other core into a temporary file (a file, not a pipe, so the decoder never holds the
-    encoder back), and a thread meters the decoded audio as the file grows, while the
-    blocks are still being mixed and encoded. Returns the stretches over the limit
-    (peaks.Meter), in samples of the whole session.
-    """
+    Returns the stretches over the limit (peaks.Meter), in samples of the whole session."""
     gaps = SilenceGaps(samples_per_frame(sample_rate) if skip_silence else 0)
-    meter = peaks.Meter(peaks.LIMIT_DBTP)
-    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile(prefix="voiceguide-", suffix=".pcm") as decoded:
-        encoder = subprocess.Popen(
-            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-             "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", *ENCODER_OPTIONS,
-             # tee: the file, with its Info header, and the bare frames on stdout for the decoder.
-             "-f", "tee", f"[{MUXER_OPTIONS}]file:{_tee_escape(tmp.name)}|[{MUXER_OPTIONS}]pipe:1"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=tmp.parent,
-        )
-        decoder = subprocess.Popen(
-            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-             "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), decoded.name],
-            stdin=encoder.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        assert encoder.stdin and encoder.stdout
-        encoder.stdout.close()  # the decoder holds it now
-        _widen_pipe(encoder.stdin.fileno())
-        metering = _FollowingMeter(Path(decoded.name), meter)
-        try:
-            for block in blocks:
-                encoder.stdin.write(gaps.feed(to_pcm16(block)))
-            encoder.stdin.write(gaps.finish())
-            encoder.stdin.close()
-        except BrokenPipeError:
-            pass
-        except BaseException:
-            for process in (encoder, decoder):
-                process.kill()
-                process.wait()
-            metering.stop(raising=False)  # the error on its way out says more
-            raise
-        encoder.wait()
-        _, decoder_errors = decoder.communicate()
-        metering.stop()  # the decoder has written all: the rest of the file is metered now
-        if decoder.returncode != 0:  # first: the encoder then fails only for want of it
-            _encoder_failed(decoder.returncode, decoder_errors.decode(errors="replace"), Path(decoded.name),
-                            "ffmpeg could not decode the MP3 it had just encoded")
-        if encoder.returncode != 0:
-            errors.seek(0)
-            _encoder_failed(encoder.returncode, errors.read().decode(errors="replace"), tmp)
-        meter.finish()
-    # The bare frames carry no Info header, so their decode starts with the encoder's delay
-    # and the decoder's own (529 samples, as for every Layer III decoder).
-    try:
-        skip = encoder_delay(tmp) + DECODER_DELAY
-    except SpliceError:
-        if skip_silence:
-            raise
-        skip = LAME_DELAY + DECODER_DELAY
-    found = meter.stretches(skip, gaps.sent_samples)
+    with Encoding(tmp, sample_rate) as encoding:
+        found = encoding.run(_sent(blocks, gaps), whole=not skip_silence)
     try:
         splice_silence(tmp, gaps.gaps, gaps.samples)
     except SpliceError:
@@ -232,73 +175,50 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
     return [(gaps.full_position(a), gaps.full_position(b - 1) + 1, peak) for a, b, peak in found]
 
 
-class _FollowingMeter:
-    """Meters a file of 16-bit PCM as another process writes it, in a thread of its own,
-    a few seconds at a time (memory stays flat); `stop` meters what is left and waits."""
+def _encode_in_two(render: Callable[..., Iterable[np.ndarray]], cut: int, fixes: list[peaks.Correction], tmp: Path,
+                   sample_rate: int) -> list[tuple[int, int, float]]:
+    """Encode the session before sample `cut` and the session from it at once, on two cores,
+    and join the two MP3s where `cut` falls in a long silence (mp3.join_at_gap); the silence
+    is spliced back as in `_encode`. The joined file is the one a single encoder would write."""
+    cell = samples_per_frame(sample_rate)
+    before, after = SilenceGaps(cell), SilenceGaps(cell, resumed=True)
+    second = temporary_path(tmp)
 
-    BLOCK_BYTES = 2 << 20
-    POLL_S = 0.05
+    def encode(blocks: Iterable[np.ndarray], gaps: SilenceGaps, path: Path) -> list[tuple[int, int, float]]:
+        with Encoding(path, sample_rate) as encoding:
+            return encoding.run(_sent(blocks, gaps))
 
-    def __init__(self, path: Path, meter: peaks.Meter):
-        self.path, self.meter = path, meter
-        self.written = threading.Event()
-        self.failure: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="voiceguide-meter", daemon=True)
-        self.thread.start()
-
-    def stop(self, raising: bool = True) -> None:
-        """Meter the rest of the file (its writer has finished) and wait for it."""
-        self.written.set()
-        self.thread.join()
-        if self.failure is not None and raising:
-            raise self.failure
-
-    def _run(self) -> None:
-        try:
-            with open(self.path, "rb") as f:
-                held = b""
-                while True:
-                    last = self.written.is_set()  # before the read: all written by then is read
-                    data = f.read(self.BLOCK_BYTES)
-                    if data:
-                        held += data
-                        whole = len(held) // 2 * 2
-                        if whole:
-                            self.meter.feed(np.frombuffer(held[:whole], dtype="<i2"))
-                            held = held[whole:]
-                    elif last:
-                        return
-                    else:
-                        time.sleep(self.POLL_S)
-        except BaseException as failure:  # raised again by stop(), in the encoding thread
-            self.failure = failure
-
-
-def _tee_escape(name: str) -> str:
-    """A file name as one output of ffmpeg's tee muxer, which splits on | and reads [ ] ' \\."""
-    return re.sub(r"([\\'|\[\]])", r"\\\1", name)
-
-
-def _encoder_failed(returncode: int, stderr: str, tmp: Path, what: str = "ffmpeg failed to encode the MP3") -> None:
-    message = stderr.strip().splitlines()
-    if returncode == -signal.SIGXFSZ:
-        raise OutputError(f"{tmp.parent}: cannot write: the file size limit was reached")
-    detail = message[-1] if message else f"exit code {returncode}"
-    for problem in ("No space left on device", "File too large", "Permission denied", "Read-only file system"):
-        if problem in detail:
-            raise OutputError(f"{tmp.parent}: cannot write: {problem}")
-    raise ToolError(f"{what}: {detail}")
-
-
-def _widen_pipe(fd: int) -> None:
-    """Let the encoder's input pipe hold about 20 s of audio (Linux), so the next blocks are
-    mixed while the encoder works instead of the encoder waiting for them."""
     try:
-        import fcntl
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(encode, _until_cut(peaks.apply(render(start=0, end=cut), fixes, sample_rate), before), before, tmp)
+            found_after = encode(peaks.apply(render(start=cut), fixes, sample_rate, start=cut), after, second)
+            found_before = first.result()
+        if not after.gaps or after.gaps[0][0] != 0:
+            raise SpliceError(f"sample {cut} is not in a long silence")
+        join_at_gap(tmp, second, before.sent_cells)
+    finally:
+        second.unlink(missing_ok=True)
+    joined = [(before.sent_cells, before.dropped_at_cut + after.gaps[0][1])]
+    joined += [(before.sent_cells + sent, count) for sent, count in after.gaps[1:]]
+    splice_silence(tmp, before.gaps + joined, before.samples + after.samples)
+    return ([(before.full_position(a), before.full_position(b - 1) + 1, peak) for a, b, peak in found_before]
+            + [(cut + after.full_position(a), cut + after.full_position(b - 1) + 1, peak) for a, b, peak in found_after])
 
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (ImportError, OSError):
-        pass  # another OS, or a lower pipe-max-size: the default pipe still works
+
+def _until_cut(blocks: Iterable[np.ndarray], gaps: SilenceGaps) -> Iterator[np.ndarray]:
+    """The blocks, then the cut of `gaps` at their end (SilenceGaps.cut) instead of its finish."""
+    yield from blocks
+    try:
+        gaps.cut()
+    except ValueError as error:
+        raise SpliceError(str(error)) from None
+
+
+def _sent(blocks: Iterable[np.ndarray], gaps: SilenceGaps) -> Iterator[bytes]:
+    """What the encoder is sent of `blocks`: their 16-bit PCM, spared the silence `gaps` drops."""
+    for block in blocks:
+        yield gaps.feed(to_pcm16(block))
+    yield gaps.finish()  # nothing, after a cut
 
 
 def to_pcm16(block: np.ndarray) -> np.ndarray:

@@ -3,8 +3,8 @@
 A session is mostly digital silence (the holds), yet an MP3 encoder spends real work on every
 frame of it. The silence is taken out before encoding and spliced back afterwards:
 
-1. `SilenceGaps` passes the PCM on to the encoder, but of every run of silent frame-sized
-   cells it keeps only `MARGIN_CELLS` at each end and notes how many it dropped, and where.
+1. `silence.SilenceGaps` passes the PCM on to the encoder, but of every run of silent frame-sized
+   cells it keeps only `silence.MARGIN_CELLS` at each end and notes how many it dropped, and where.
 2. The encoder (LAME, no bit reservoir, so every frame stands alone) turns the margins into
    frames of silence, identical byte for byte.
 3. `splice_silence` copies one of those frames into each gap and rewrites the LAME/Info header
@@ -24,7 +24,7 @@ import itertools
 import os
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,90 +33,10 @@ import numpy as np
 from ..atomic import temporary_path
 from .crc16 import Crc16, crc16
 
-MARGIN_CELLS = 4
-"""Silent cells kept on each side of a gap."""
-
 
 def samples_per_frame(sample_rate: int) -> int:
     """Layer III: 1152 samples a frame for MPEG-1 rates (32 kHz and up), 576 below."""
     return 1152 if sample_rate >= 32000 else 576
-
-
-@dataclass
-class SilenceGaps:
-    """Drops the middle of long runs of silence from a stream of 16-bit PCM, cell by cell.
-
-    A cell is one frame's worth of samples (0: pass everything on). `gaps` lists (cells sent
-    before the gap, cells dropped); the encoder turns sent cell `c` into frame `c + delay`.
-    """
-
-    cell: int
-    gaps: list[tuple[int, int]] = field(default_factory=list)
-    sent_cells: int = 0
-    samples: int = 0
-    """Samples fed in: the length the MP3 must decode to, gaps included."""
-
-    @property
-    def sent_samples(self) -> int:
-        """Samples passed on to the encoder."""
-        return self.samples - sum(count for _, count in self.gaps) * self.cell
-
-    def full_position(self, sent: int) -> int:
-        """Where sample `sent` of what was passed on lies in the whole stream."""
-        position = sent
-        for before, count in self.gaps:
-            if before * self.cell <= sent:
-                position += count * self.cell
-        return position
-    _silent_run: int = 0  # silent cells seen since the last sound, margin included
-    _carry: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<i2"))
-
-    def feed(self, pcm: np.ndarray) -> bytes:
-        """PCM to send to the encoder for `pcm` (int16), holding back silence that may be dropped."""
-        self.samples += pcm.size
-        if not self.cell:
-            return pcm.tobytes()
-        pcm = np.concatenate((self._carry, pcm)) if self._carry.size else pcm
-        whole = pcm.size // self.cell * self.cell
-        self._carry = pcm[whole:]
-        cells = pcm[:whole].reshape(-1, self.cell)
-        sounding = np.flatnonzero(cells.any(axis=1))
-        out = []
-        position = 0  # cells of this block handled so far
-        for index in sounding:
-            silent = int(index) - position
-            if silent:
-                out.append(self._silence(silent))
-            if self._silent_run:
-                out.append(self._end_of_silence())
-            out.append(cells[index].tobytes())
-            self.sent_cells += 1
-            position = int(index) + 1
-        if cells.shape[0] > position:
-            out.append(self._silence(cells.shape[0] - position))
-        return b"".join(out)
-
-    def finish(self) -> bytes:
-        """The rest of the stream: the held-back silence, then any part-cell at the end."""
-        tail = self._end_of_silence() if self._silent_run else b""
-        return tail + self._carry.tobytes()
-
-    def _silence(self, count: int) -> bytes:
-        """Send silence up to the leading margin; hold the rest until the run ends."""
-        send = max(0, min(count, MARGIN_CELLS - self._silent_run))
-        self._silent_run += count
-        self.sent_cells += send
-        return bytes(2 * self.cell * send)
-
-    def _end_of_silence(self) -> bytes:
-        """The run of silence is over: send what was held, or the trailing margin and a gap."""
-        held = self._silent_run - min(self._silent_run, MARGIN_CELLS)
-        self._silent_run = 0
-        if held > MARGIN_CELLS:
-            self.gaps.append((self.sent_cells, held - MARGIN_CELLS))
-            held = MARGIN_CELLS
-        self.sent_cells += held
-        return bytes(2 * self.cell * held)
 
 
 class SpliceError(Exception):
@@ -218,8 +138,7 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> Non
             source.seek(0)
             chunks = _frame_chunks(source, fmt)
             info, *first = next(chunks, [b""])
-            at = _info_tag(info, fmt)
-            delay = int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12
+            delay = _delay(info, fmt)
             delay_cells = delay // fmt.samples
             out.write(bytes(len(info)))  # the Info frame's place, written last
             spliced = _SplicedFrames(out, len(info))
@@ -271,6 +190,50 @@ def _set_end_padding(path: Path, samples: int) -> None:
         info[at + _TAG_CRC: at + _TAG_CRC + 2] = crc16(bytes(info[:_TAG_CRC_SPAN])).to_bytes(2, "big")
         f.seek(0)
         f.write(info)
+
+
+def join_at_gap(first: Path, second: Path, cells: int) -> None:
+    """Make `first` the encode of its stream followed by `second`'s, as one encoder would have
+    made it: the frames of `first`'s encoder delay and of its `cells` sent cells (its flush is
+    dropped), then `second`'s frames after its own delay. The two streams must meet in silence
+    (silence.SilenceGaps.cut): the join is then a gap for `splice_silence`, which checks that
+    the frames on both sides of it are silent and writes the Info header anew."""
+    joined = temporary_path(first)
+    try:
+        with open(first, "rb") as a, open(second, "rb") as b, open(joined, "wb") as out:
+            fmt = _format(a.read(4))
+            if _format(b.read(4)) != fmt:
+                raise SpliceError("the two encodes differ in format")
+            a.seek(0)
+            b.seek(0)
+            first_chunks, second_chunks = _frame_chunks(a, fmt), _frame_chunks(b, fmt)
+            info, *first_frames = next(first_chunks, [b""])
+            other_info, *second_frames = next(second_chunks, [b""])
+            delay = _delay(info, fmt)
+            if _delay(other_info, fmt) != delay or delay % fmt.samples:
+                raise SpliceError(f"the two encodes' delays ({delay}, {_delay(other_info, fmt)}) do not join")
+            out.write(info)
+            keep = delay // fmt.samples + cells
+            for chunk in itertools.chain([first_frames], first_chunks):
+                out.writelines(chunk[:keep])
+                keep -= min(keep, len(chunk))
+                if not keep:
+                    break
+            if keep:
+                raise SpliceError("the first encode has fewer frames than it was sent cells")
+            skip = delay // fmt.samples
+            for chunk in itertools.chain([second_frames], second_chunks):
+                out.writelines(chunk[skip:])
+                skip -= min(skip, len(chunk))
+        os.replace(joined, first)
+    finally:
+        joined.unlink(missing_ok=True)
+
+
+def _delay(info: bytes, fmt: _Format) -> int:
+    """The encoder delay, in samples, that the Info frame `info` gives."""
+    at = _info_tag(info, fmt)
+    return int.from_bytes(info[at + _DELAY_PADDING: at + _DELAY_PADDING + 3], "big") >> 12
 
 
 def _info_tag(info: bytes | bytearray, fmt: _Format) -> int:

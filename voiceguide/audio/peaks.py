@@ -122,10 +122,11 @@ def corrections(found: list[tuple[int, int, float]], sample_rate: int, target_db
     return [Correction(start - pad, end + pad, target / peak) for start, end, peak in found]
 
 
-def apply(blocks: Iterable[np.ndarray], fixes: list[Correction], sample_rate: int) -> Iterator[np.ndarray]:
-    """The blocks with every correction applied (gains multiply where corrections overlap)."""
+def apply(blocks: Iterable[np.ndarray], fixes: list[Correction], sample_rate: int, start: int = 0) -> Iterator[np.ndarray]:
+    """The blocks, the first starting at sample `start` of the session, with every correction
+    applied (gains multiply where corrections overlap)."""
     ramp = RAMP_MS * sample_rate // 1000
-    position = 0
+    position = start
     for block in blocks:
         end = position + block.size
         touching = [fix for fix in fixes if fix.start - ramp < end and fix.end + ramp > position]

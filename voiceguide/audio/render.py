@@ -32,24 +32,48 @@ def sounds(timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int
     return placed
 
 
+QUIET_CELLS_AROUND_CUT = 16
+"""Silent cells on each side of a cut: more than the margins SilenceGaps keeps on both sides
+of a gap (silence.MARGIN_CELLS), so the cut falls inside a gap."""
+
+
+def quiet_cut(placed: list[tuple[int, np.ndarray]], cell: int) -> int | None:
+    """Where the session of the `placed` sounds (see `sounds`) can be cut in two for two
+    encoders (export.export's `cut`): a multiple of `cell` with QUIET_CELLS_AROUND_CUT cells of
+    silence on each side and sound on both, where the sound before it is nearest half of all
+    the sound; None if there is no such place."""
+    reach = QUIET_CELLS_AROUND_CUT * cell
+    stretches = []  # (silence starts, silence ends, sound before it)
+    heard, quiet_from = 0, 0
+    for start, samples in placed:
+        if start > quiet_from:
+            stretches.append((quiet_from, start, heard))
+        heard += max(0, start + samples.size - max(start, quiet_from))
+        quiet_from = max(quiet_from, start + samples.size)
+    cuts = [(abs(before - heard / 2), cut) for lo, hi, before in stretches
+            for cut in [-(-(lo + reach) // cell) * cell] if cut + reach <= hi and before > 0]
+    return min(cuts)[1] if cuts else None
+
+
 def render(
     timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int, chimes: str = "soft",
-    block_ms: int = BLOCK_MS, music: Music | None = None,
+    block_ms: int = BLOCK_MS, music: Music | None = None, start: int = 0, end: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield the session as float32 blocks; sounds are added at their exact sample positions,
-    over the music (music.py), if there is any."""
+    """Yield the session (samples [start, end) of it) as float32 blocks; sounds are added at
+    their exact sample positions, over the music (music.py), if there is any (from the start)."""
     mixer = music.mixer(sample_rate) if music else None
     try:
-        yield from _render(timeline, clips, sample_rate, chimes, block_ms, mixer)
+        yield from _render(timeline, clips, sample_rate, chimes, block_ms, mixer, start, end)
     finally:
         if mixer:
             mixer.close()
 
 
 def _render(timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: int, chimes: str, block_ms: int,
-            mixer) -> Iterator[np.ndarray]:
+            mixer, start: int, end: int | None) -> Iterator[np.ndarray]:
     placed = sounds(timeline, clips, sample_rate, chimes)
     total = timeline.duration_ms * sample_rate // 1000
+    total = total if end is None else min(end, total)
     block = block_ms * sample_rate // 1000
     # Each block is mixed with a margin on both sides, so the limiter sees the same
     # neighbourhood of every sample as it would in one pass over the whole session.
@@ -60,7 +84,7 @@ def _render(timeline: Timeline, clips: Mapping[str, np.ndarray], sample_rate: in
     reach = int(0.01 * sample_rate)  # more than the limiter's window and its smoothing
     upcoming = 0
     active: list[tuple[int, np.ndarray]] = []
-    for block_start in range(0, total, block):
+    for block_start in range(start, total, block):
         block_end = min(block_start + block, total)
         while upcoming < len(placed) and placed[upcoming][0] < block_end + margin:
             active.append(placed[upcoming])

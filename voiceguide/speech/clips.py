@@ -63,10 +63,9 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def prepare() -> None:
-    """Work out, once, what finishing every clip reuses (filter responses for each FFT size a
-    clip can take), so that the worker's forks, which start from it, do not each redo it."""
-    for bits in range(12, 20):  # clips of 0.1 s to 23 s
-        loudness.prepare(1 << bits, SAMPLE_RATE)
+    """Finish a clip once before the first line, so the first line does not pay for what every
+    clip reuses (the limiter's filters; each FFT length's filter responses are kept as lines
+    need them, loudness._fft_length)."""
     clean_clip((0.3 * np.sin(np.arange(SAMPLE_RATE) * 0.1)).astype(np.float32))
 
 

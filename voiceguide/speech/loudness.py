@@ -47,7 +47,7 @@ def _k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [shelf, highpass]
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
 def _k_response(n: int, sample_rate: int) -> np.ndarray:
     """The K-weighting filters' frequency response at the bins of an n-point real FFT."""
     z = np.exp(-1j * np.pi * np.arange(n // 2 + 1) / (n // 2))
@@ -55,12 +55,6 @@ def _k_response(n: int, sample_rate: int) -> np.ndarray:
     for b, a in _k_weighting(sample_rate):
         response *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
     return response
-
-
-def prepare(n: int, sample_rate: int) -> None:
-    """Compute the cached filter responses for an n-point FFT ahead of use."""
-    _k_response(n, sample_rate)
-    interpolators()
 
 
 def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -160,14 +154,39 @@ def _gain_for_held_peaks(held_peaks: np.ndarray, sample_rate: int, ceiling_db: f
     The gain each sample needs is taken over a short window on both sides (lookahead, so the
     gain is already down when a peak arrives), then smoothed by two moving averages whose
     combined reach is no wider than that window, which keeps every sample at or under the
-    gain it needs.
+    gain it needs. Outside the reach of the samples that need less than 1, the gain is 1, so
+    only the stretch between the first and the last of them is smoothed.
     """
     ceiling = 10 ** (ceiling_db / 20)
-    need = np.minimum(1.0, ceiling / np.maximum(held_peaks, 1e-12))
-    if need.min() >= 1.0:
-        return np.ones_like(need)
+    over = np.flatnonzero(held_peaks > ceiling)
+    gain = np.ones(held_peaks.shape)
+    if over.size == 0:
+        return gain
     radius = int(LIMITER_WINDOW_MS * sample_rate / 1000)
-    return _box(_box(need, radius // 2), radius // 2)
+    lo, hi = max(0, over[0] - radius), min(held_peaks.size, over[-1] + radius + 1)
+    need = np.minimum(1.0, ceiling / held_peaks[lo:hi])
+    gain[lo:hi] = _box(_box(need, radius // 2), radius // 2)
+    return gain
+
+
+def _fft_length(n: int) -> int:
+    """The FFT length used for `n` samples: the next of 8, 9, 10, 12 or 15 times a power of
+    two (pocketfft is fast at these, and a clip wastes at most a quarter of its FFT on padding,
+    against up to half with powers of two alone; few lengths, so their filters are cached)."""
+    power = 1 << max(0, n.bit_length() - 4)
+    while True:
+        for m in (8, 9, 10, 12, 15, 16):
+            if m * power >= n:
+                return m * power
+        power *= 2
+
+
+@lru_cache(maxsize=64)
+def _band_response(n: int, sample_rate: int, cutoff_hz: float) -> np.ndarray:
+    """band_limit's slope at the bins of an n-point real FFT."""
+    frequencies = np.fft.rfftfreq(n, 1 / sample_rate)
+    slope = np.clip((frequencies - (cutoff_hz - 500)) / 1000, 0.0, 1.0)
+    return 0.5 + 0.5 * np.cos(np.pi * slope)
 
 
 def band_limit(samples: np.ndarray, sample_rate: int, cutoff_hz: float = LOWPASS_HZ) -> np.ndarray:
@@ -178,12 +197,46 @@ def band_limit(samples: np.ndarray, sample_rate: int, cutoff_hz: float = LOWPASS
     peaks rose by 2 to 3 dB through the encoder with content left up to 9 kHz, and by about
     1 dB with a 7.5 kHz band limit, which speech (telephone: 3.4 kHz) does not miss.
     """
-    n = 1 << int(np.ceil(np.log2(samples.size + sample_rate // 20)))
-    spectrum = np.fft.rfft(samples.astype(np.float64), n)
-    frequencies = np.fft.rfftfreq(n, 1 / sample_rate)
-    slope = np.clip((frequencies - (cutoff_hz - 500)) / 1000, 0.0, 1.0)
-    spectrum *= 0.5 + 0.5 * np.cos(np.pi * slope)
-    return np.fft.irfft(spectrum, n)[: samples.size]
+    return _band_limited_and_weighted(samples, sample_rate, cutoff_hz)[0]
+
+
+def _band_limited_and_weighted(samples: np.ndarray, sample_rate: int,
+                               cutoff_hz: float = LOWPASS_HZ) -> tuple[np.ndarray, np.ndarray]:
+    """The clip band-limited (band_limit), and that through the K-weighting filters, from one
+    forward FFT (numpy's FFT is no faster in float32)."""
+    n = _fft_length(samples.size + sample_rate // 4)  # room for the filters' ringing: no wrap-around
+    banded = np.fft.rfft(samples.astype(np.float64), n)
+    banded *= _band_response(n, sample_rate, cutoff_hz)
+    weighted = np.fft.irfft(banded * _k_response(n, sample_rate), n)[: samples.size]
+    return np.fft.irfft(banded, n)[: samples.size], weighted
+
+
+def _block_energies(squares: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Sums of `squares` over the 100 ms steps of BS.1770's gating blocks (the last step
+    partial), in float64."""
+    step = int(0.1 * sample_rate)
+    return np.add.reduceat(squares, np.arange(0, squares.size, step), dtype=np.float64)
+
+
+def _gated_from_energies(energies: np.ndarray, size: int, sample_rate: int) -> float:
+    """_gated_loudness of a signal of `size` samples from its 100 ms energies."""
+    block, step = int(0.4 * sample_rate), int(0.1 * sample_rate)
+    if size <= block:
+        powers = np.array([energies.sum() / max(size, 1)])
+    else:
+        # A block is four whole steps: blocks start every step while a whole block fits.
+        starts = (size - block) // step + 1
+        sums = np.convolve(energies[: starts + 3], np.ones(4), mode="valid")[:starts]
+        powers = sums / block
+    with np.errstate(divide="ignore"):
+        loudness = -0.691 + 10 * np.log10(powers)
+    powers = powers[loudness > -70.0]
+    if powers.size == 0:
+        return float("-inf")
+    relative_gate = -0.691 + 10 * np.log10(np.mean(powers)) - 10.0
+    with np.errstate(divide="ignore"):
+        kept = powers[-0.691 + 10 * np.log10(powers) > relative_gate]
+    return float(-0.691 + 10 * np.log10(np.mean(kept)))
 
 
 def normalize(samples: np.ndarray, sample_rate: int, target_lufs: float = SPEECH_LUFS,
@@ -194,20 +247,31 @@ def normalize(samples: np.ndarray, sample_rate: int, target_lufs: float = SPEECH
     G is found by a few secant steps. The K-weighted signal and the true-peak envelope are
     computed once: both scale with G, and the limiter's slow gain is applied to the
     K-weighted signal directly (K-weighting and a gain that changes over milliseconds
-    commute closely enough for a 0.1 LU target).
+    commute closely enough for a 0.1 LU target). Where the limiter leaves the gain at G, a
+    block's energy is G² times its energy at no gain, so each round sums again only the
+    blocks the limiter touches.
     """
-    x = band_limit(samples, sample_rate)
-    weighted = k_weighted(x, sample_rate)
-    loudness = _gated_loudness(weighted, sample_rate)
+    x, weighted = _band_limited_and_weighted(samples, sample_rate)
+    squares = np.square(weighted)
+    energies = _block_energies(squares, sample_rate)
+    loudness = _gated_from_energies(energies, x.size, sample_rate)
     if not np.isfinite(loudness):
         return samples
     # The window's largest peak scales with the gain, so it is found once for every round.
     held_peaks = -_moving_min(-true_peak_envelope(x), int(LIMITER_WINDOW_MS * sample_rate / 1000))
+    step = int(0.1 * sample_rate)
 
-    def limited(gain_db: float) -> tuple[float, np.ndarray]:
+    def limited(gain_db: float) -> tuple[float, np.ndarray | float]:
         gain = 10 ** (gain_db / 20)
-        curve = gain * _gain_for_held_peaks(held_peaks * gain, sample_rate, ceiling_db)
-        return _gated_loudness(weighted * curve, sample_rate), curve
+        curve = _gain_for_held_peaks(held_peaks * gain, sample_rate, ceiling_db)
+        touched = np.flatnonzero(np.minimum.reduceat(curve, np.arange(0, curve.size, step)) < 1.0)
+        if touched.size == 0:
+            return loudness + gain_db, gain
+        scaled = energies * gain ** 2
+        for b in touched:
+            lo, hi = b * step, (b + 1) * step
+            scaled[b] = gain ** 2 * float(np.dot(squares[lo:hi], np.square(curve[lo:hi])))
+        return _gated_from_energies(scaled, x.size, sample_rate), gain * curve
 
     gain_db = target_lufs - loudness
     result, curve = limited(gain_db)
