@@ -195,6 +195,17 @@ def test_a_stream_that_cannot_be_spliced_is_encoded_whole(tmp_path, monkeypatch)
 
 
 @pytest.mark.integration
+def test_halves_encoded_at_once_or_in_turn_make_the_same_file(tmp_path):
+    pcm = pcm_with_silences([("tone", 30_000), ("silence", 100_000), ("tone", 40_000), ("silence", 2000)])
+    render = lambda start=0, end=None: blocks_of(pcm, start, end)  # noqa: E731
+    paths = [tmp_path / "at-once.mp3", tmp_path / "in-turn.mp3"]
+    for path, at_once in zip(paths, (True, False)):
+        export._encode_in_two(render, 100_224, [], path, RATE, at_once)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert decode(paths[0], RATE).size == pcm.size
+
+
+@pytest.mark.integration
 def test_a_cut_that_is_not_in_silence_is_encoded_by_one_encoder(tmp_path, monkeypatch):
     pcm = pcm_with_silences([("tone", 9000), ("silence", 200_000), ("tone", 30_000), ("silence", 5000)])
     calls = []

@@ -257,13 +257,14 @@ def _language_problem(voice: Voice, language: str) -> str | None:
 def _write_each(sessions: list[Planned], out_dir: Path, cache: ClipCache, jobs: int,
                 executor: Executor | None = None) -> Iterator[BuildResult | Failure]:
     """The second half of every build (build.write), in up to `jobs` processes (or as tasks
-    of `executor`), as they finish."""
+    of `executor`), as they finish. A session written in a process of its own encodes its
+    halves one after the other (write's `cores`): the other processes have the other cores."""
     if executor is None and min(jobs, len(sessions)) <= 1:
         for session in sessions:
             yield _write_one(session, out_dir, cache)
         return
     # The clips stay behind: each process reads its session's from the cache.
-    tasks = [partial(_write_in_worker, replace(session, clips=None), out_dir, cache) for session in sessions]
+    tasks = [partial(_write_in_worker, replace(session, clips=None), out_dir, cache, 1) for session in sessions]
     for index, outcome in (executor or LocalExecutor(jobs)).each(tasks):
         if isinstance(outcome, BaseException):  # a worker process that died (out of memory, a crash)
             outcome = Failure(sessions[index].routine, f"the build process failed: {type(outcome).__name__}: {outcome}")
@@ -352,11 +353,11 @@ def _speak_task(lines: list[str], voice: Voice, pronounce: tuple, cache: ClipCac
         return 0
 
 
-def _write_one(session: Planned, out_dir: Path, cache: ClipCache) -> BuildResult | Failure:
+def _write_one(session: Planned, out_dir: Path, cache: ClipCache, cores: int | None = None) -> BuildResult | Failure:
     """Write one planned session; a failure comes back as a value, because errors with their
     own __init__ (RoutineError) do not survive the trip between processes."""
     try:
-        return write(session, out_dir, cache)
+        return write(session, out_dir, cache, cores=cores)
     except VoiceguideError as error:
         return Failure(session.routine, str(error))
 
@@ -365,12 +366,12 @@ _interrupted = False
 """In a worker process: Ctrl-C was pressed; the sessions already queued to it are skipped."""
 
 
-def _write_in_worker(session: Planned, out_dir: Path, cache: ClipCache) -> BuildResult | Failure:
+def _write_in_worker(session: Planned, out_dir: Path, cache: ClipCache, cores: int | None = None) -> BuildResult | Failure:
     global _interrupted
     if _interrupted:
         return Failure(session.routine, "interrupted")
     try:
-        return _write_one(session, out_dir, cache)
+        return _write_one(session, out_dir, cache, cores)
     except KeyboardInterrupt:
         _interrupted = True
         raise

@@ -7,6 +7,7 @@ imported here, where a session is really written, so an up-to-date check starts 
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -25,12 +26,15 @@ if TYPE_CHECKING:
     from .speech.cache import ClipCache
 
 
-def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, started: float | None = None) -> BuildResult:
+def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, started: float | None = None,
+          cores: int | None = None) -> BuildResult:
     """The second half of a build: render, encode and write the session's files as one set.
 
-    A session with silences is encoded in two halves at once, cut in the silence nearest its
-    middle (export.export's `cut`), whatever the cores: an encoder's output depends on what
-    it encoded before, so the MP3 depends only on the session, not on the machine."""
+    A session with silences is encoded in two halves, cut in the silence nearest its middle
+    (export.export's `cut`), whatever the machine: an encoder's output depends on what it
+    encoded before, so every build of the session cuts it the same way. The halves are
+    encoded at once when `cores` (by default, the machine's) are two or more, one
+    after the other when other sessions keep the other cores busy (batch.py)."""
     from .atomic import StagedSet, ensure_dir
     from .audio.export import Tags, export
     from .audio.mp3 import samples_per_frame
@@ -67,8 +71,9 @@ def write(planned: Planned, out_dir: Path, cache: ClipCache | None = None, start
             session = partial(render, timeline, clips, SAMPLE_RATE, planned.narration.chimes, music=music)
             cut = None if music else quiet_cut(sounds(timeline, clips, SAMPLE_RATE, planned.narration.chimes),
                                                samples_per_frame(SAMPLE_RATE))
+            cores = (os.cpu_count() or 1) if cores is None else cores
             export(session, staged.path(files["mp3"]), SAMPLE_RATE, tags, timeline.chapters, cover.result,
-                   skip_silence=music is None, cut=cut)  # under music nothing is silent
+                   skip_silence=music is None, cut=cut, at_once=cores > 1)  # under music nothing is silent
         staged.write(files["cover"], cover.result())
         record = SessionRecord(
             title=title,

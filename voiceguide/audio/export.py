@@ -49,6 +49,7 @@ def export(
     cover: Callable[[], bytes] | None = None,
     skip_silence: bool = True,
     cut: int | None = None,
+    at_once: bool = True,
 ) -> None:
     """Encode the blocks `render()` yields to `path` as a mono CBR MP3 with tags, chapters and
     cover, atomically. `render` is called again only if the encoder's output cannot be spliced.
@@ -56,8 +57,9 @@ def export(
     `cover` gives the cover PNG; it is called once encoding is done, so it can be made meanwhile.
     Without `skip_silence` (music under the voice leaves no silence to skip) the whole PCM is
     encoded and not scanned for silence. `cut`: a whole frame's sample in a long silence
-    (render.quiet_cut), where the session is encoded in two halves at once; `render(start,
-    end)` then yields samples [start, end) (end None: to the end).
+    (render.quiet_cut), where the session is encoded in two halves, `at_once` on two cores or
+    one after the other (the same MP3 either way); `render(start, end)` then yields samples
+    [start, end) (end None: to the end).
     """
     ensure_dir(path.parent)
     try:
@@ -65,7 +67,7 @@ def export(
     except OSError as error:
         raise OutputError(f"{path.parent}: cannot write: {error.strerror}") from None
     try:
-        _encode_under_the_limit(render, tmp, sample_rate, skip_silence, cut if skip_silence else None)
+        _encode_under_the_limit(render, tmp, sample_rate, skip_silence, cut if skip_silence else None, at_once)
         write_tags(tmp, tags, chapters, cover() if cover else None)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -138,7 +140,7 @@ def _put_chapters_in_time_order(path: Path) -> None:
 
 
 def _encode_under_the_limit(render: Callable[..., Iterable[np.ndarray]], tmp: Path, sample_rate: int,
-                            skip_silence: bool = True, cut: int | None = None) -> None:
+                            skip_silence: bool = True, cut: int | None = None, at_once: bool = True) -> None:
     """Encode, meter the encoder's output, and encode again with the stretches that are over
     the true-peak limit turned down, until none is (see peaks.py)."""
     fixes: list[peaks.Correction] = []
@@ -146,7 +148,7 @@ def _encode_under_the_limit(render: Callable[..., Iterable[np.ndarray]], tmp: Pa
         try:
             if cut is not None:
                 try:
-                    found = _encode_in_two(render, cut, fixes, tmp, sample_rate)
+                    found = _encode_in_two(render, cut, fixes, tmp, sample_rate, at_once)
                 except SpliceError:
                     cut = None  # one encoder, still spared the silence
             if cut is None:
@@ -176,10 +178,11 @@ def _encode(blocks: Iterable[np.ndarray], tmp: Path, sample_rate: int, skip_sile
 
 
 def _encode_in_two(render: Callable[..., Iterable[np.ndarray]], cut: int, fixes: list[peaks.Correction], tmp: Path,
-                   sample_rate: int) -> list[tuple[int, int, float]]:
-    """Encode the session before sample `cut` and the session from it at once, on two cores,
-    and join the two MP3s where `cut` falls in a long silence (mp3.join_at_gap); the silence
-    is spliced back as in `_encode`. The joined file is the one a single encoder would write."""
+                   sample_rate: int, at_once: bool = True) -> list[tuple[int, int, float]]:
+    """Encode the session before sample `cut` and the session from it, `at_once` on two cores
+    or one after the other, and join the two MP3s where `cut` falls in a long silence
+    (mp3.join_at_gap); the silence is spliced back as in `_encode`. Each half is encoded by a
+    fresh encoder either way, so the file is the same either way."""
     cell = samples_per_frame(sample_rate)
     before, after = SilenceGaps(cell), SilenceGaps(cell, resumed=True)
     second = temporary_path(tmp)
@@ -188,11 +191,20 @@ def _encode_in_two(render: Callable[..., Iterable[np.ndarray]], cut: int, fixes:
         with Encoding(path, sample_rate) as encoding:
             return encoding.run(_sent(blocks, gaps))
 
+    def encode_before() -> list[tuple[int, int, float]]:
+        return encode(_until_cut(peaks.apply(render(start=0, end=cut), fixes, sample_rate), before), before, tmp)
+
+    def encode_after() -> list[tuple[int, int, float]]:
+        return encode(peaks.apply(render(start=cut), fixes, sample_rate, start=cut), after, second)
+
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            first = pool.submit(encode, _until_cut(peaks.apply(render(start=0, end=cut), fixes, sample_rate), before), before, tmp)
-            found_after = encode(peaks.apply(render(start=cut), fixes, sample_rate, start=cut), after, second)
-            found_before = first.result()
+        if at_once:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                first = pool.submit(encode_before)
+                found_after = encode_after()
+                found_before = first.result()
+        else:
+            found_before, found_after = encode_before(), encode_after()
         if not after.gaps or after.gaps[0][0] != 0:
             raise SpliceError(f"sample {cut} is not in a long silence")
         join_at_gap(tmp, second, before.sent_cells)

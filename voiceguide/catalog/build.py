@@ -141,7 +141,9 @@ def build_catalog(
         report("writing", status, None)
         # Longest first (by what the routine asks for), so the build does not end waiting on one.
         pending.sort(key=lambda render: -_weight(render.copies[0]))
-        tasks = [partial(render_session, copy.entry.routine, copy.directory, copy.entry.options, cache, force)
+        # A session beside others on the same cores encodes its halves one after the other.
+        cores = None if executor is None and min(jobs, len(pending)) <= 1 else 1
+        tasks = [partial(render_session, copy.entry.routine, copy.directory, copy.entry.options, cache, force, cores)
                  for copy in (render.copies[0] for render in pending)]
         for index, outcome in (executor or LocalExecutor(jobs)).each(tasks):
             if isinstance(outcome, BaseException):  # a process that died, every retry spent
@@ -170,7 +172,8 @@ def build_catalog(
                          lines, status.phrases, status.synthesized, errors)
 
 
-def render_session(routine: Routine, out_dir: Path, options: Options, cache: ClipCache, force: bool) -> BuildResult | Failure:
+def render_session(routine: Routine, out_dir: Path, options: Options, cache: ClipCache, force: bool,
+                   cores: int | None = None) -> BuildResult | Failure:
     """One session built (its lines already in the cache); a task of a pool or a cluster.
 
     It is build.build without the sweep of temporaries: on a cluster another machine's
@@ -181,7 +184,7 @@ def render_session(routine: Routine, out_dir: Path, options: Options, cache: Cli
     try:
         if not force and (current := up_to_date(routine, out_dir, options)):
             return current
-        return write(speak_and_plan(routine, options, cache), out_dir, cache, started)
+        return write(speak_and_plan(routine, options, cache), out_dir, cache, started, cores)
     except VoiceguideError as error:
         return Failure(routine, str(error))
 
