@@ -72,22 +72,7 @@ def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
 
 def _gated_loudness(weighted: np.ndarray, sample_rate: int) -> float:
     """BS.1770 gating over 400 ms blocks (75% overlap) of an already K-weighted signal."""
-    block, step = int(0.4 * sample_rate), int(0.1 * sample_rate)
-    if weighted.size <= block:
-        powers = np.array([np.mean(weighted ** 2)])
-    else:
-        squares = np.concatenate([[0.0], np.cumsum(weighted ** 2)])
-        starts = np.arange(0, weighted.size - block + 1, step)
-        powers = (squares[starts + block] - squares[starts]) / block
-    with np.errstate(divide="ignore"):
-        loudness = -0.691 + 10 * np.log10(powers)
-    powers = powers[loudness > -70.0]
-    if powers.size == 0:
-        return float("-inf")
-    relative_gate = -0.691 + 10 * np.log10(np.mean(powers)) - 10.0
-    with np.errstate(divide="ignore"):
-        kept = powers[-0.691 + 10 * np.log10(powers) > relative_gate]
-    return float(-0.691 + 10 * np.log10(np.mean(kept)))
+    return _gated_from_energies(_block_energies(np.square(weighted), sample_rate), weighted.size, sample_rate)
 
 
 @lru_cache(maxsize=None)
@@ -219,8 +204,9 @@ def _block_energies(squares: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _gated_from_energies(energies: np.ndarray, size: int, sample_rate: int) -> float:
-    """_gated_loudness of a signal of `size` samples from its 100 ms energies."""
-    block, step = int(0.4 * sample_rate), int(0.1 * sample_rate)
+    """_gated_loudness of a signal of `size` samples from the energies of its 100 ms steps."""
+    step = int(0.1 * sample_rate)
+    block = 4 * step
     if size <= block:
         powers = np.array([energies.sum() / max(size, 1)])
     else:
