@@ -206,6 +206,26 @@ def test_halves_encoded_at_once_or_in_turn_make_the_same_file(tmp_path):
 
 
 @pytest.mark.integration
+def test_when_one_half_fails_the_other_stops_and_nothing_is_left_behind(tmp_path):
+    pcm = np.tile(pcm_with_silences([("tone", 50_000), ("silence", 60_000)]), 20)
+    cut = 110_000 * 19 + 55_000 // CELL * CELL  # in the last silence but one
+    rendered = []
+
+    def render(start=0, end=None):
+        if start:
+            raise RuntimeError("the second half failed")
+        for block in blocks_of(pcm, start, end):
+            rendered.append(block.size)
+            yield block
+
+    with pytest.raises(RuntimeError, match="second half"):
+        export._encode_in_two(render, cut, [], tmp_path / "s.mp3", RATE)
+    assert sum(rendered) < cut  # the first half stopped at a block, not at its end
+    # Only the file it was asked to write, which export removes: the second half's is gone.
+    assert [path.name for path in tmp_path.iterdir()] in ([], ["s.mp3"])
+
+
+@pytest.mark.integration
 def test_a_cut_that_is_not_in_silence_is_encoded_by_one_encoder(tmp_path, monkeypatch):
     pcm = pcm_with_silences([("tone", 9000), ("silence", 200_000), ("tone", 30_000), ("silence", 5000)])
     calls = []

@@ -362,3 +362,19 @@ def test_the_search_for_a_system_espeak_runs_once_while_the_linker_cache_stays(t
     memo["found"] = str(tmp_path / "evil.so")  # a path is never taken from it
     (tmp_path / espeak_library.FOUND_FILE).write_text(json.dumps(memo))
     assert espeak_library._find_system_library() is None and len(searches) == 4
+
+
+def test_a_clip_is_brought_to_its_loudness_whatever_its_quiet_parts(recwarn):
+    # Blocks of the quiet tail cross BS.1770's absolute gate (-70 LUFS) as the gain moves, so
+    # every round of the search is gated again. Digital silence between two peaks must not
+    # divide by zero in the limiter.
+    from voiceguide.recipe import SPEECH_LUFS
+    from voiceguide.speech.loudness import integrated_loudness, normalize, true_peak_db
+
+    clip = np.concatenate([tone(2) * 0.04, tone(2) * 0.008, tone(3) * 0.0003])  # 2.6 LU low when not gated again
+    finished = normalize(clip, SAMPLE_RATE)
+    assert abs(integrated_loudness(finished, SAMPLE_RATE) - SPEECH_LUFS) < 0.15
+    peaky = np.concatenate([tone(0.5), np.zeros(SAMPLE_RATE // 2, np.float32), tone(0.5)]) * 3
+    finished = normalize(peaky, SAMPLE_RATE)
+    assert true_peak_db(finished) <= -3.0 + 0.05
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

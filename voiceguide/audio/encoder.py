@@ -45,6 +45,15 @@ class Encoding:
         self.meter = peaks.Meter(peaks.LIMIT_DBTP)
         self.errors = tempfile.TemporaryFile()
         self.decoded = tempfile.NamedTemporaryFile(prefix="voiceguide-", suffix=".pcm")
+        self.encoder = self.decoder = None
+        try:
+            self._start(path, sample_rate)
+        except BaseException:
+            self._stop()
+            raise
+        self.metering = _FollowingMeter(Path(self.decoded.name), self.meter)
+
+    def _start(self, path: Path, sample_rate: int) -> None:
         self.encoder = subprocess.Popen(
             [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
              "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", *ENCODER_OPTIONS,
@@ -60,16 +69,26 @@ class Encoding:
         assert self.encoder.stdin and self.encoder.stdout
         self.encoder.stdout.close()  # the decoder holds it now
         _widen_pipe(self.encoder.stdin.fileno())
-        self.metering = _FollowingMeter(Path(self.decoded.name), self.meter)
 
     def __enter__(self) -> Encoding:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
-        if kind is not None:
-            for process in (self.encoder, self.decoder):
+        self._stop(failed=kind is not None)
+
+    def _stop(self, failed: bool = True) -> None:
+        """Both processes gone (killed, if `failed`), the meter stopped, pipes and temporary
+        files closed."""
+        for process in (self.encoder, self.decoder):
+            if process is None:
+                continue
+            if failed:
                 process.kill()
-                process.wait()
+            process.wait()
+            for stream in (process.stdin, process.stderr):
+                if stream:
+                    stream.close()
+        if failed and hasattr(self, "metering"):
             self.metering.stop(raising=False)  # the error on its way out says more
         self.errors.close()
         self.decoded.close()

@@ -10,6 +10,7 @@ crash or a full disk never leaves a broken session in the output directory.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,8 +192,10 @@ def _encode_in_two(render: Callable[..., Iterable[np.ndarray]], cut: int, fixes:
         with Encoding(path, sample_rate) as encoding:
             return encoding.run(_sent(blocks, gaps))
 
+    stop = threading.Event()  # the second half failed: the first stops at its next block
+
     def encode_before() -> list[tuple[int, int, float]]:
-        return encode(_until_cut(peaks.apply(render(start=0, end=cut), fixes, sample_rate), before), before, tmp)
+        return encode(_until_cut(peaks.apply(render(start=0, end=cut), fixes, sample_rate), before, stop), before, tmp)
 
     def encode_after() -> list[tuple[int, int, float]]:
         return encode(peaks.apply(render(start=cut), fixes, sample_rate, start=cut), after, second)
@@ -201,7 +204,11 @@ def _encode_in_two(render: Callable[..., Iterable[np.ndarray]], cut: int, fixes:
         if at_once:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 first = pool.submit(encode_before)
-                found_after = encode_after()
+                try:
+                    found_after = encode_after()
+                except BaseException:
+                    stop.set()
+                    raise
                 found_before = first.result()
         else:
             found_before, found_after = encode_before(), encode_after()
@@ -217,9 +224,17 @@ def _encode_in_two(render: Callable[..., Iterable[np.ndarray]], cut: int, fixes:
             + [(cut + after.full_position(a), cut + after.full_position(b - 1) + 1, peak) for a, b, peak in found_after])
 
 
-def _until_cut(blocks: Iterable[np.ndarray], gaps: SilenceGaps) -> Iterator[np.ndarray]:
-    """The blocks, then the cut of `gaps` at their end (SilenceGaps.cut) instead of its finish."""
-    yield from blocks
+class _Stopped(Exception):
+    """The other half of the session failed: this one is not finished."""
+
+
+def _until_cut(blocks: Iterable[np.ndarray], gaps: SilenceGaps, stop: threading.Event) -> Iterator[np.ndarray]:
+    """The blocks, then the cut of `gaps` at their end (SilenceGaps.cut) instead of its finish;
+    `stop` set ends them early."""
+    for block in blocks:
+        if stop.is_set():
+            raise _Stopped()
+        yield block
     try:
         gaps.cut()
     except ValueError as error:

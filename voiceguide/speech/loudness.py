@@ -149,7 +149,7 @@ def _gain_for_held_peaks(held_peaks: np.ndarray, sample_rate: int, ceiling_db: f
         return gain
     radius = int(LIMITER_WINDOW_MS * sample_rate / 1000)
     lo, hi = max(0, over[0] - radius), min(held_peaks.size, over[-1] + radius + 1)
-    need = np.minimum(1.0, ceiling / held_peaks[lo:hi])
+    need = np.minimum(1.0, ceiling / np.maximum(held_peaks[lo:hi], 1e-12))
     gain[lo:hi] = _box(_box(need, radius // 2), radius // 2)
     return gain
 
@@ -251,9 +251,9 @@ def normalize(samples: np.ndarray, sample_rate: int, target_lufs: float = SPEECH
         gain = 10 ** (gain_db / 20)
         curve = _gain_for_held_peaks(held_peaks * gain, sample_rate, ceiling_db)
         touched = np.flatnonzero(np.minimum.reduceat(curve, np.arange(0, curve.size, step)) < 1.0)
-        if touched.size == 0:
-            return loudness + gain_db, gain
         scaled = energies * gain ** 2
+        if touched.size == 0:  # gated again: blocks cross the absolute gate as the gain moves
+            return _gated_from_energies(scaled, x.size, sample_rate), gain
         for b in touched:
             lo, hi = b * step, (b + 1) * step
             scaled[b] = gain ** 2 * float(np.dot(squares[lo:hi], np.square(curve[lo:hi])))
