@@ -23,7 +23,7 @@ straddle the pauses between lines pull the session's gated loudness about 1 LU l
 CEILING_DBTP = -3.0
 """True-peak ceiling before encoding: the MP3 overshoots it by about 1 dB."""
 LOWPASS_HZ = 7500.0
-"""Speech is band-limited here (see loudness.band_limit)."""
+"""Speech is band-limited here (see loudness._band_limited_and_weighted)."""
 
 PLAN_VERSION = 2
 """How sessions are paced (plan/): 2: the safety opening, flows paced by breath, stays."""

@@ -41,11 +41,12 @@ class Encoding:
     """
 
     def __init__(self, path: Path, sample_rate: int):
-        self.path, self.sample_rate = path, sample_rate
+        self.path = path
         self.meter = peaks.Meter(peaks.LIMIT_DBTP)
         self.errors = tempfile.TemporaryFile()
         self.decoded = tempfile.NamedTemporaryFile(prefix="voiceguide-", suffix=".pcm")
         self.encoder = self.decoder = None
+        self.metering: _FollowingMeter | None = None
         try:
             self._start(path, sample_rate)
         except BaseException:
@@ -88,7 +89,7 @@ class Encoding:
             for stream in (process.stdin, process.stderr):
                 if stream:
                     stream.close()
-        if failed and hasattr(self, "metering"):
+        if failed and self.metering is not None:
             self.metering.stop(raising=False)  # the error on its way out says more
         self.errors.close()
         self.decoded.close()

@@ -168,27 +168,22 @@ def _fft_length(n: int) -> int:
 
 @lru_cache(maxsize=64)
 def _band_response(n: int, sample_rate: int, cutoff_hz: float) -> np.ndarray:
-    """band_limit's slope at the bins of an n-point real FFT."""
+    """The band limit's slope at the bins of an n-point real FFT."""
     frequencies = np.fft.rfftfreq(n, 1 / sample_rate)
     slope = np.clip((frequencies - (cutoff_hz - 500)) / 1000, 0.0, 1.0)
     return 0.5 + 0.5 * np.cos(np.pi * slope)
 
 
-def band_limit(samples: np.ndarray, sample_rate: int, cutoff_hz: float = LOWPASS_HZ) -> np.ndarray:
-    """Remove what lies above `cutoff_hz` (a 1 kHz raised-cosine slope, in the frequency domain).
+def _band_limited_and_weighted(samples: np.ndarray, sample_rate: int,
+                               cutoff_hz: float = LOWPASS_HZ) -> tuple[np.ndarray, np.ndarray]:
+    """The clip without what lies above `cutoff_hz` (a 1 kHz raised-cosine slope), and that
+    through the K-weighting filters, from one forward FFT (numpy's is no faster in float32).
 
     eSpeak NG puts energy right up to the Nyquist frequency. A 64 kbps MP3 encoder cuts
     below that, and cutting changes the shape of the peaks: measured on our sessions, true
     peaks rose by 2 to 3 dB through the encoder with content left up to 9 kHz, and by about
     1 dB with a 7.5 kHz band limit, which speech (telephone: 3.4 kHz) does not miss.
     """
-    return _band_limited_and_weighted(samples, sample_rate, cutoff_hz)[0]
-
-
-def _band_limited_and_weighted(samples: np.ndarray, sample_rate: int,
-                               cutoff_hz: float = LOWPASS_HZ) -> tuple[np.ndarray, np.ndarray]:
-    """The clip band-limited (band_limit), and that through the K-weighting filters, from one
-    forward FFT (numpy's FFT is no faster in float32)."""
     n = _fft_length(samples.size + sample_rate // 4)  # room for the filters' ringing: no wrap-around
     banded = np.fft.rfft(samples.astype(np.float64), n)
     banded *= _band_response(n, sample_rate, cutoff_hz)
