@@ -309,3 +309,38 @@ def test_a_whole_encode_keeps_ffmpegs_file_but_for_the_end_padding(tmp_path, mon
     zeroed[at + 154: at + 156] = b"\0\0"
     assert int.from_bytes(info[at + 154: at + 156], "big") == crc16(bytes(zeroed))
     assert decode(path, RATE).size == pcm.size
+
+
+@pytest.mark.integration
+def test_the_meter_decodes_the_encoders_frames_in_batches_as_one_decode_would(tmp_path, monkeypatch):
+    """The meter decodes the encoder's frames a batch at a time as they come; every sample it
+    meters is the one a decode of the whole stream gives (the batches' warm-up frames work)."""
+    from voiceguide.audio import encoder, peaks
+
+    metered = []
+    monkeypatch.setattr(peaks.Meter, "feed", lambda self, pcm: metered.append(pcm.copy()))
+    pcm = pcm_with_silences([("tone", 200_000), ("silence", 3000), ("tone", 400_000), ("tone", 150_000)], seed=4)
+    path = tmp_path / "s.mp3"
+    with encoder.Encoding(path, RATE) as encoding:
+        encoding.run(iter([pcm.tobytes()]), whole=True)
+    fmt, [info, *audio] = frames(path.read_bytes())
+    assert len(audio) > 3 * encoder._FollowingMeter.BATCH_FRAMES and len(metered) > 3
+    whole = encoder.decode_frames(b"".join(audio))
+    assert np.array_equal(np.concatenate(metered), whole)
+    assert whole.size == len(audio) * CELL
+
+
+@pytest.mark.integration
+def test_a_meter_that_cannot_decode_fails_the_encode_clearly_and_stops_the_encoder(tmp_path, monkeypatch):
+    from voiceguide.audio import encoder
+    from voiceguide.errors import ToolError
+
+    def broken(frames: bytes):
+        raise ToolError("the MP3 just encoded could not be decoded: broken")
+
+    monkeypatch.setattr(encoder, "decode_frames", broken)
+    pcm = pcm_with_silences([("tone", 600_000)], seed=5)
+    with pytest.raises(ToolError, match="could not be decoded"):
+        with encoder.Encoding(tmp_path / "s.mp3", RATE) as encoding:
+            encoding.run(iter([pcm[i: i + 50_000].tobytes() for i in range(0, pcm.size, 50_000)]))
+            pytest.fail("run returned")

@@ -22,6 +22,9 @@ def main() -> None:
     except BrokenPipeError:  # `voiceguide --help | head`: the reader has gone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    # numpy's BLAS would start a thread per core and spin them between its small products,
+    # taking the cores the encoders and the speech workers need.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from .cli import main as command_line
 
     command_line()

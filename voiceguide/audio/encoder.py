@@ -1,13 +1,13 @@
 """Stage 5, export: one ffmpeg encoding PCM to an MP3, with its output decoded and metered.
 
-The encoder's output also goes, as it is made, to a second ffmpeg that decodes it on the other
-core into a temporary file (a file, not a pipe, so the decoder never holds the encoder back),
-and a thread meters the decoded audio as the file grows (peaks.Meter), while the blocks are
-still being mixed and encoded.
+The encoder writes the file and, as it makes them, the same frames bare on its stdout. A
+thread decodes those in this process (dr_mp3, through miniaudio) a batch at a time and meters
+them (peaks.Meter), while the blocks are still being mixed and encoded.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -15,14 +15,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable
 
 import numpy as np
 
 from . import peaks
 from .. import tools
 from ..errors import OutputError, ToolError
-from .mp3 import SpliceError, encoder_delay
+from .mp3 import SpliceError, encoder_delay, frame_ends, samples_per_frame
 
 BITRATE = "64k"  # mono speech: clear at 64 kbps CBR, about 0.5 MB a minute
 ENCODER_OPTIONS = (
@@ -37,39 +37,30 @@ LAME_DELAY = 576  # what LAME's Info header says at 22.05 kHz, should a header b
 class Encoding:
     """ffmpeg encoding 16-bit PCM to the MP3 at `path`, and its frames decoded and metered.
 
-    Use it as a context manager: whatever happens, both processes are gone at its end.
+    Use it as a context manager: whatever happens, the encoder is gone at its end.
     """
 
     def __init__(self, path: Path, sample_rate: int):
         self.path = path
         self.meter = peaks.Meter(peaks.LIMIT_DBTP)
         self.errors = tempfile.TemporaryFile()
-        self.decoded = tempfile.NamedTemporaryFile(prefix="voiceguide-", suffix=".pcm")
-        self.encoder = self.decoder = None
+        self.encoder: subprocess.Popen | None = None
         self.metering: _FollowingMeter | None = None
         try:
-            self._start(path, sample_rate)
+            self.encoder = subprocess.Popen(
+                [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                 "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", *ENCODER_OPTIONS,
+                 # tee: the file, with its Info header, and the bare frames on stdout for the meter.
+                 "-f", "tee", f"[{MUXER_OPTIONS}]file:{_tee_escape(path.name)}|[{MUXER_OPTIONS}]pipe:1"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, cwd=path.parent,
+            )
+            assert self.encoder.stdin and self.encoder.stdout
+            _widen_pipe(self.encoder.stdin.fileno())
+            _widen_pipe(self.encoder.stdout.fileno())
+            self.metering = _FollowingMeter(self.encoder.stdout, self.meter, samples_per_frame(sample_rate))
         except BaseException:
             self._stop()
             raise
-        self.metering = _FollowingMeter(Path(self.decoded.name), self.meter)
-
-    def _start(self, path: Path, sample_rate: int) -> None:
-        self.encoder = subprocess.Popen(
-            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-             "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", *ENCODER_OPTIONS,
-             # tee: the file, with its Info header, and the bare frames on stdout for the decoder.
-             "-f", "tee", f"[{MUXER_OPTIONS}]file:{_tee_escape(path.name)}|[{MUXER_OPTIONS}]pipe:1"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, cwd=path.parent,
-        )
-        self.decoder = subprocess.Popen(
-            [tools.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-             "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), self.decoded.name],
-            stdin=self.encoder.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        assert self.encoder.stdin and self.encoder.stdout
-        self.encoder.stdout.close()  # the decoder holds it now
-        _widen_pipe(self.encoder.stdin.fileno())
 
     def __enter__(self) -> Encoding:
         return self
@@ -78,24 +69,22 @@ class Encoding:
         self._stop(failed=kind is not None)
 
     def _stop(self, failed: bool = True) -> None:
-        """Both processes gone (killed, if `failed`), the meter stopped, pipes and temporary
+        """The encoder gone (killed, if `failed`), the meter stopped, pipes and temporary
         files closed."""
-        for process in (self.encoder, self.decoder):
-            if process is None:
-                continue
+        if self.encoder is not None:
             if failed:
-                process.kill()
-            process.wait()
-            for stream in (process.stdin, process.stderr):
-                if stream:
-                    stream.close()
+                self.encoder.kill()
+            self.encoder.wait()
+            if self.encoder.stdin:
+                self.encoder.stdin.close()
         if failed and self.metering is not None:
             self.metering.stop(raising=False)  # the error on its way out says more
+        if self.encoder is not None and self.encoder.stdout:
+            self.encoder.stdout.close()
         self.errors.close()
-        self.decoded.close()
 
     def run(self, pcm: Iterable[bytes], whole: bool = False) -> list[tuple[int, int, float]]:
-        """Encode every chunk of `pcm`, then wait for the encoder, the decoder and the meter.
+        """Encode every chunk of `pcm`, then wait for the encoder and the meter.
 
         Returns the stretches over the true-peak limit (peaks.Meter), in samples of what was
         sent. `whole`: the PCM is the whole session, not cut for splicing, so an encode
@@ -111,14 +100,14 @@ class Encoding:
         except BrokenPipeError:
             pass  # the encoder stopped: its errors say why
         self.encoder.wait()
-        _, decoder_errors = self.decoder.communicate()
-        self.metering.stop()  # the decoder has written all: the rest of the file is metered now
-        if self.decoder.returncode != 0:  # first: the encoder then fails only for want of it
-            _encoder_failed(self.decoder.returncode, decoder_errors.decode(errors="replace"), Path(self.decoded.name),
-                            "ffmpeg could not decode the MP3 it had just encoded")
+        self.metering.stop(raising=False)
+        if self.metering.failure is not None and not self.metering.cut_short:
+            raise self.metering.failure  # first: the encoder then fails only for want of its reader
         if self.encoder.returncode != 0:
             self.errors.seek(0)
             _encoder_failed(self.encoder.returncode, self.errors.read().decode(errors="replace"), self.path)
+        if self.metering.failure is not None:
+            raise self.metering.failure
         self.meter.finish()
         # The bare frames carry no Info header, so their decode starts with the encoder's delay
         # and the decoder's own (529 samples, as for every Layer III decoder).
@@ -132,45 +121,77 @@ class Encoding:
 
 
 class _FollowingMeter:
-    """Meters a file of 16-bit PCM as another process writes it, in a thread of its own,
-    a few seconds at a time (memory stays flat); `stop` meters what is left and waits."""
+    """Decodes the encoder's bare frames as they come and meters them, in a thread of its own.
 
-    BLOCK_BYTES = 2 << 20
-    POLL_S = 0.05
+    Batches of frames are decoded one by one, each after the last WARM_UP_FRAMES frames of the
+    batch before it, whose sound is dropped: without a bit reservoir a frame's sound depends
+    only on the frames just before it, so the batches decode, sample for sample, as the whole
+    stream does (tests/test_mp3.py). Memory stays flat: a batch is a few seconds.
+    """
 
-    def __init__(self, path: Path, meter: peaks.Meter):
-        self.path, self.meter = path, meter
-        self.written = threading.Event()
+    BATCH_FRAMES = 256
+    READ_BYTES = 1 << 16
+    POLL_S = 0.02
+    WARM_UP_FRAMES = 3
+    """Two are enough for dr_mp3 to decode every sample as in one pass; one is not."""
+
+    def __init__(self, frames: BinaryIO, meter: peaks.Meter, frame_samples: int):
+        self.frames, self.meter, self.frame_samples = frames, meter, frame_samples
         self.failure: BaseException | None = None
+        self.cut_short = False  # the frames ended inside one: the encoder stopped (its errors say why)
         self.thread = threading.Thread(target=self._run, name="voiceguide-meter", daemon=True)
         self.thread.start()
 
     def stop(self, raising: bool = True) -> None:
-        """Meter the rest of the file (its writer has finished) and wait for it."""
-        self.written.set()
+        """Wait for the meter, which ends with the encoder's output."""
         self.thread.join()
         if self.failure is not None and raising:
             raise self.failure
 
     def _run(self) -> None:
         try:
-            with open(self.path, "rb") as f:
-                held = b""
-                while True:
-                    last = self.written.is_set()  # before the read: all written by then is read
-                    data = f.read(self.BLOCK_BYTES)
-                    if data:
-                        held += data
-                        whole = len(held) // 2 * 2
-                        if whole:
-                            self.meter.feed(np.frombuffer(held[:whole], dtype="<i2"))
-                            held = held[whole:]
-                    elif last:
-                        return
-                    else:
-                        time.sleep(self.POLL_S)
+            held, ends = bytearray(), []  # bytes from a frame's start, and where its whole frames end
+            warm, warm_frames = b"", 0  # the last frames of the batch before, decoded again
+            while True:
+                chunk = os.read(self.frames.fileno(), self.READ_BYTES)
+                if 0 < len(chunk) < self.READ_BYTES // 4:
+                    time.sleep(self.POLL_S)  # let frames gather: a read a frame costs the mixer the GIL
+                held += chunk
+                if len(held) >= 4:
+                    ends += frame_ends(held, ends[-1] if ends else 0)
+                if ends and (len(ends) >= self.BATCH_FRAMES or not chunk):
+                    batch = bytes(held[:ends[-1]])
+                    pcm = decode_frames(warm + batch)
+                    if pcm.size != (warm_frames + len(ends)) * self.frame_samples:
+                        raise ToolError("the MP3 just encoded decoded to the wrong length")
+                    self.meter.feed(pcm[warm_frames * self.frame_samples:])
+                    warm_frames = min(self.WARM_UP_FRAMES, len(ends))
+                    warm = batch[ends[-warm_frames - 1]:] if len(ends) > warm_frames else batch
+                    del held[:ends[-1]]
+                    ends = []
+                if not chunk:
+                    if held:
+                        self.cut_short = True
+                        raise ToolError("the MP3 just encoded ends inside a frame")
+                    return
         except BaseException as failure:  # raised again by stop(), in the encoding thread
-            self.failure = failure
+            self.failure = ToolError(f"the MP3 just encoded is not a stream of frames: {failure}") \
+                if isinstance(failure, SpliceError) else failure
+            self.frames.close()  # the encoder then stops too, instead of waiting on a full pipe
+
+
+def decode_frames(frames: bytes) -> np.ndarray:
+    """Bare MP3 frames decoded to 16-bit samples, in this process (dr_mp3, through miniaudio),
+    as ffmpeg decodes them to within one step."""
+    import miniaudio
+
+    try:
+        decoded = miniaudio.mp3_read_s16(frames)
+    except miniaudio.DecodeError as error:
+        raise ToolError(f"the MP3 just encoded could not be decoded: {error}") from None
+    if decoded.nchannels != 1:
+        raise ToolError(f"the MP3 just encoded has {decoded.nchannels} channels, not one")
+    return np.frombuffer(decoded.samples, dtype=np.int16)
 
 
 def _tee_escape(name: str) -> str:

@@ -107,6 +107,22 @@ def frames(data: bytes) -> tuple[_Format, list[bytes]]:
     return fmt, [frame for chunk in _frame_chunks(io.BytesIO(data), fmt) for frame in chunk]
 
 
+def frame_ends(data: bytes | bytearray, start: int = 0) -> list[int]:
+    """Where each whole frame of the bare CBR MP3 stream in `data` ends, from the frame at
+    `start` on (the stream's format is the first frame's; a frame cut short is left out)."""
+    fmt = _format(bytes(data[:4]))
+    ends, unpadded = [], fmt.frame_bytes_unpadded
+    while start + 4 <= len(data):
+        if data[start] != 0xFF:
+            raise SpliceError(f"no frame at byte {start}")
+        end = start + unpadded + (data[start + 2] >> 1 & 1)
+        if end > len(data):
+            break
+        ends.append(end)
+        start = end
+    return ends
+
+
 def encoder_delay(path: Path) -> int:
     """The encoder delay (samples) that the Info header of the MP3 at `path` gives."""
     with open(path, "rb") as f:

@@ -6,7 +6,7 @@ So the encoder's own output is decoded and metered, and every stretch whose true
 the limit is turned down by what it is over (plus a margin) and encoded again.
 
 Metering is kept cheap: only the sound is decoded (the stream before the silence is spliced
-back), by a second ffmpeg while the encoder runs (export.py), and the oversampled true peak
+back), in process while the encoder runs (encoder.py), and the oversampled true peak
 is computed only around samples loud enough that the peak between them could reach the limit.
 """
 

@@ -55,7 +55,9 @@ class ProcessWorker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             bufsize=0,  # answers are read from the raw pipe: see _read_reply
-            env={**os.environ, PARENT_ENV: str(os.getpid())},
+            # One BLAS thread: numpy's own threads would fight the other workers for the cores,
+            # and the sums of a product would depend on how many there were.
+            env={**os.environ, PARENT_ENV: str(os.getpid()), "OPENBLAS_NUM_THREADS": "1"},
         )
         self.unread = bytearray()
         reply = self._read_reply(self.startup_timeout)
