@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from functools import lru_cache
 
 from .errors import ToolError
@@ -11,9 +12,17 @@ from .errors import ToolError
 INSTALL_FFMPEG = "install it with 'pip install imageio-ffmpeg' or 'sudo apt-get install ffmpeg'"
 
 
-@lru_cache(maxsize=None)
+_FINDING = threading.Lock()
+
+
 def ffmpeg() -> str:
     """Path to ffmpeg: $VOICEGUIDE_FFMPEG if set, else the system's, else the imageio-ffmpeg wheel's."""
+    with _FINDING:  # a session's two encoders ask at once: the wheel's binary is run (-version) once
+        return _find_ffmpeg()
+
+
+@lru_cache(maxsize=None)
+def _find_ffmpeg() -> str:
     chosen = os.environ.get("VOICEGUIDE_FFMPEG")
     if chosen:
         if shutil.which(chosen):
