@@ -211,8 +211,9 @@ def _encoder_failed(returncode: int, stderr: str, tmp: Path, what: str = "ffmpeg
 
 
 def _widen_pipe(fd: int) -> None:
-    """Let the encoder's input pipe hold about 20 s of audio (Linux), so the next blocks are
-    mixed while the encoder works instead of the encoder waiting for them."""
+    """Let a pipe of the encoder hold a megabyte (Linux): its input, about 20 s of audio, so the
+    next blocks are mixed while the encoder works instead of the encoder waiting for them; its
+    output, so the encoder never waits while the meter lets frames gather."""
     try:
         import fcntl
 
