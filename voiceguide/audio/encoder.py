@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
@@ -76,7 +77,10 @@ class Encoding:
                 self.encoder.kill()
             self.encoder.wait()
             if self.encoder.stdin:
-                self.encoder.stdin.close()
+                try:
+                    self.encoder.stdin.close()
+                except BrokenPipeError:
+                    pass  # what the encoder had not read yet: the error on its way out says more
         if failed and self.metering is not None:
             self.metering.stop(raising=False)  # the error on its way out says more
         if self.encoder is not None and self.encoder.stdout:
@@ -151,7 +155,7 @@ class _FollowingMeter:
     def _run(self) -> None:
         try:
             held, ends = bytearray(), []  # bytes from a frame's start, and where its whole frames end
-            warm, warm_frames = b"", 0  # the last frames of the batch before, decoded again
+            warm: deque[bytes] = deque(maxlen=self.WARM_UP_FRAMES)  # the last frames decoded, decoded again
             while True:
                 chunk = os.read(self.frames.fileno(), self.READ_BYTES)
                 if 0 < len(chunk) < self.READ_BYTES // 4:
@@ -161,12 +165,12 @@ class _FollowingMeter:
                     ends += frame_ends(held, ends[-1] if ends else 0)
                 if ends and (len(ends) >= self.BATCH_FRAMES or not chunk):
                     batch = bytes(held[:ends[-1]])
-                    pcm = decode_frames(warm + batch)
-                    if pcm.size != (warm_frames + len(ends)) * self.frame_samples:
+                    pcm = decode_frames(b"".join(warm) + batch)
+                    if pcm.size != (len(warm) + len(ends)) * self.frame_samples:
                         raise ToolError("the MP3 just encoded decoded to the wrong length")
-                    self.meter.feed(pcm[warm_frames * self.frame_samples:])
-                    warm_frames = min(self.WARM_UP_FRAMES, len(ends))
-                    warm = batch[ends[-warm_frames - 1]:] if len(ends) > warm_frames else batch
+                    self.meter.feed(pcm[len(warm) * self.frame_samples:])
+                    starts = [0, *ends[:-1]]
+                    warm.extend(batch[a:b] for a, b in zip(starts[-self.WARM_UP_FRAMES:], ends[-self.WARM_UP_FRAMES:]))
                     del held[:ends[-1]]
                     ends = []
                 if not chunk:
