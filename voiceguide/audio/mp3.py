@@ -104,17 +104,20 @@ def _format(data: bytes) -> _Format:
 def frames(data: bytes) -> tuple[_Format, list[bytes]]:
     """The frames of a bare CBR MP3 stream (no ID3 tags), Info frame first."""
     fmt = _format(data)
-    return fmt, [frame for chunk in _frame_chunks(io.BytesIO(data), fmt) for frame in chunk]
+    return fmt, [frame for chunk in _frame_chunks(io.BytesIO(data)) for frame in chunk]
 
 
-def frame_ends(data: bytes | bytearray, start: int = 0) -> list[int]:
+def frame_ends(data: bytes | bytearray, start: int = 0, origin: int = 0) -> list[int]:
     """Where each whole frame of the bare CBR MP3 stream in `data` ends, from the frame at
-    `start` on (the stream's format is the first frame's; a frame cut short is left out)."""
-    fmt = _format(bytes(data[:4]))
-    ends, unpadded = [], fmt.frame_bytes_unpadded
+    `start` on; a frame cut short at the end is left out. Every frame must be like the first
+    in `data` (`origin`: where `data` starts in the stream, for the error)."""
+    head = bytes(data[:4])
+    sync, rate_byte, unpadded = head[:2], head[2] & ~2, _format(head).frame_bytes_unpadded
+    ends = []
     while start + 4 <= len(data):
-        if data[start] != 0xFF:
-            raise SpliceError(f"no frame at byte {start}")
+        # Every frame has the first one's sync, version, layer, bitrate and rate; padding varies.
+        if data[start: start + 2] != sync or data[start + 2] & ~2 != rate_byte:
+            raise SpliceError(f"no frame like the first at byte {origin + start}")
         end = start + unpadded + (data[start + 2] >> 1 & 1)
         if end > len(data):
             break
@@ -152,7 +155,7 @@ def splice_silence(path: Path, gaps: list[tuple[int, int]], samples: int) -> Non
         with open(path, "rb") as source, open(spliced_path, "wb") as out:
             fmt = _format(source.read(4))
             source.seek(0)
-            chunks = _frame_chunks(source, fmt)
+            chunks = _frame_chunks(source)
             info, *first = next(chunks, [b""])
             delay = _delay(info, fmt)
             delay_cells = delay // fmt.samples
@@ -222,7 +225,7 @@ def join_at_gap(first: Path, second: Path, cells: int) -> None:
                 raise SpliceError("the two encodes differ in format")
             a.seek(0)
             b.seek(0)
-            first_chunks, second_chunks = _frame_chunks(a, fmt), _frame_chunks(b, fmt)
+            first_chunks, second_chunks = _frame_chunks(a), _frame_chunks(b)
             info, *first_frames = next(first_chunks, [b""])
             other_info, *second_frames = next(second_chunks, [b""])
             delay = _delay(info, fmt)
@@ -264,25 +267,16 @@ _READ_BYTES = 1 << 20
 _BATCH_FRAMES = 4096
 
 
-def _frame_chunks(source: BinaryIO, fmt: _Format) -> Iterator[list[bytes]]:
+def _frame_chunks(source: BinaryIO) -> Iterator[list[bytes]]:
     """The frames of the bare CBR MP3 stream in `source`, a megabyte of them at a time."""
-    data, at, offset = source.read(4), 0, 0
-    sync, rate_byte, unpadded = data[:2], data[2] & ~2, fmt.frame_bytes_unpadded
+    data, at, offset = b"", 0, 0
     while True:
         more = source.read(_READ_BYTES)
         data, offset, at = data[at:] + more, offset + at, 0
-        chunk = []
-        while at + 4 <= len(data):
-            # Every frame has the first one's sync, version, layer, bitrate and rate; padding varies.
-            if data[at: at + 2] != sync or data[at + 2] & ~2 != rate_byte:
-                raise SpliceError(f"no frame like the first at byte {offset + at}")
-            size = unpadded + (data[at + 2] >> 1 & 1)
-            if at + size > len(data):
-                break
-            chunk.append(data[at: at + size])
-            at += size
-        if chunk:
-            yield chunk
+        ends = frame_ends(data, origin=offset) if len(data) >= 4 else []
+        if ends:
+            yield [data[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+            at = ends[-1]
         if not more:
             if at != len(data):
                 raise SpliceError("the stream ends inside a frame")
